@@ -1,0 +1,218 @@
+"""Django settings for meshui, read from the environment.
+
+Every variable is documented in ``docs/configuration.md`` and listed in ``.env.example``.
+A bad value stops start-up with a message naming the variable (see ``meshui.env``).
+Nothing here connects to an upstream: Prometheus, Jaeger, Redis and the database are only
+named, never contacted, so ``migrate`` and management commands start with all of them down.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from meshui.env import (
+    env_bool,
+    env_file,
+    env_float,
+    env_headers,
+    env_int,
+    env_label_matchers,
+    env_list,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DEBUG = env_bool("MESHUI_DEBUG", False)
+DATA_DIR = Path(env_str("MESHUI_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+
+def _secret_key() -> str:
+    """MESHUI_SECRET_KEY, or a key generated once and kept in the data directory.
+
+    The kept key suits one machine (``make demo``); several web processes on several
+    machines must share MESHUI_SECRET_KEY.
+    """
+    configured = env_str("MESHUI_SECRET_KEY")
+    if configured:
+        if len(configured) < 32:
+            raise ImproperlyConfigured("MESHUI_SECRET_KEY is too short: use at least 32 random characters.")
+        return configured
+    key_file = DATA_DIR / "secret_key"
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("MESHUI_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_list("MESHUI_CSRF_TRUSTED_ORIGINS", [])
+
+# TLS hardening: each behind its own variable so that MESHUI_DEBUG=false over plain http on
+# 127.0.0.1 keeps working; docs/operations.md gives the production values.
+SECURE_SSL_REDIRECT = env_bool("MESHUI_SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = env_int("MESHUI_SECURE_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("MESHUI_SECURE_COOKIES", False)
+if env_bool("MESHUI_TRUST_X_FORWARDED_PROTO", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "channels",
+    "accounts",
+    "metrics",
+    "topology",
+    "traces",
+]
+
+MIDDLEWARE = [
+    "meshui.observability.RequestMetricsMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "meshui.urls"
+ASGI_APPLICATION = "meshui.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "meshui.context.product",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'meshui.sqlite3'}"),
+        conn_max_age=env_int("MESHUI_DB_CONN_MAX_AGE_S", 60, minimum=0),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A busy writer makes SQLite raise "database is locked" at once; wait a little instead.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+# WhiteNoise serves collected files from here; create it so a fresh data directory is valid.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# Redis is optional: without it meshui runs embedded (in-memory channel layer, local cache,
+# no Celery broker).
+REDIS_URL = env_url("MESHUI_REDIS_URL", schemes=("redis", "rediss", "unix"))
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
+    }
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "meshui"}}
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = False
+
+# --- Upstreams -------------------------------------------------------------------------
+PROMETHEUS = {
+    "URL": env_url("MESHUI_PROMETHEUS_URL"),
+    "TOKEN": env_str("MESHUI_PROMETHEUS_TOKEN"),
+    "CA_FILE": env_file("MESHUI_PROMETHEUS_CA_FILE"),
+    "HEADERS": env_headers("MESHUI_PROMETHEUS_HEADERS"),
+    "TIMEOUT_S": env_float("MESHUI_PROMETHEUS_TIMEOUT_S", 10.0, minimum=0.1, maximum=300),
+    "SCOPE": env_label_matchers("MESHUI_PROMETHEUS_SCOPE"),
+}
+JAEGER = {"URL": env_url("MESHUI_JAEGER_URL")}
+
+# --- Product behaviour -----------------------------------------------------------------
+ANONYMOUS_READ = env_bool("MESHUI_ANONYMOUS_READ", False)
+API_TOKEN_DAYS = env_int("MESHUI_API_TOKEN_DAYS", 90, minimum=1, maximum=3650)
+GRAPH_CACHE_TTL_S = env_float("MESHUI_GRAPH_CACHE_TTL_S", 5.0, minimum=0, maximum=300)
+HEALTH_RULES_FILE = env_file("MESHUI_HEALTH_RULES_FILE")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.CanRead"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "meshui.errors.api_exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "meshui API",
+    "DESCRIPTION": "Read the service graph of an Istio mesh built from its Prometheus telemetry.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SERVE_PERMISSIONS": ["accounts.permissions.CanRead"],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("MESHUI_LOG_LEVEL", "INFO").upper()},
+    "loggers": {"django.request": {"level": "ERROR"}},
+}

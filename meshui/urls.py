@@ -1,0 +1,22 @@
+"""URL map: pages, the versioned API, its schema, and the operational endpoints."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from meshui import ops
+
+urlpatterns = [
+    path("", include("topology.urls")),
+    path("", include("accounts.urls")),
+    path("api/v1/", include("topology.api.urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("healthz", ops.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "meshui.errors.handler404"
+handler500 = "meshui.errors.handler500"

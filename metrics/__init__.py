@@ -1,0 +1,1 @@
+"""Prometheus: the only door to it (client), PromQL builders, response parsing, the telemetry reader."""

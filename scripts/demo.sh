@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Serve the dashboard on the embedded defaults: SQLite under ./var, in-memory channel layer,
+# no Redis, anonymous read on. Ctrl-C stops it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port="${1:-8000}"
+export MESHUI_ANONYMOUS_READ="${MESHUI_ANONYMOUS_READ:-true}"
+export MESHUI_DATA_DIR="${MESHUI_DATA_DIR:-$PWD/var}"
+py=.venv/bin/python
+$py manage.py migrate --noinput -v 0
+$py manage.py collectstatic --noinput -v 0
+echo "meshui: serving on http://127.0.0.1:${port}/ (anonymous read is on; Ctrl-C stops)"
+if [ -z "${MESHUI_PROMETHEUS_URL:-}" ]; then
+  echo "meshui: no MESHUI_PROMETHEUS_URL set; the dashboard shows how to configure one"
+fi
+# exec: daphne receives Ctrl-C itself and shuts down cleanly.
+exec .venv/bin/daphne -b 127.0.0.1 -p "$port" meshui.asgi:application

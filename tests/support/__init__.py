@@ -1,0 +1,2 @@
+"""Reusable test harnesses: a real Prometheus (``prometheus``) and a mesh with known traffic
+(``mesh_truth``)."""

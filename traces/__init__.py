@@ -1,0 +1,1 @@
+"""Traces from Jaeger's query API (the traces issue builds this app out)."""
