@@ -216,3 +216,17 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("MESHUI_LOG_LEVEL", "INFO").upper()},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# --- Live graph (added with the live-graph issue; docs/decisions/0006-live-path.md) ---------
+# Refresh interval of the live graph: one computation per watched view per interval.
+LIVE_REFRESH_S = env_int("MESHUI_REFRESH_S", 15, minimum=1, maximum=3600)
+if REDIS_URL:
+    # With Redis one tick per interval serves every web process (run `celery beat` once).
+    CELERY_BEAT_SCHEDULE = {
+        "live-graph-tick": {
+            "task": "topology.live_tick",
+            "schedule": float(LIVE_REFRESH_S),
+            # A tick queued behind a busy worker for a whole interval is outdated: drop it.
+            "options": {"expires": float(LIVE_REFRESH_S)},
+        }
+    }

@@ -1,0 +1,202 @@
+"""Benchmark of the graph core on synthetic Istio telemetry.
+
+Run: ``.venv/bin/python bench/graph_build.py`` (``--quick`` for the 100-service mesh only).
+
+For meshes of 100, 1,000 and 5,000 services (about 10 edges per service, both reporters,
+about 4 response codes per edge, the 20 Istio duration buckets, one edge in ten over TCP) it
+builds Prometheus ``/api/v1/query`` bodies and times, separately: parsing the bodies into
+``Sample``s, ``build_graph``, ``assess`` and the wire JSON (``graph_to_wire`` + ``json.dumps``).
+It prints figures and the targets they are meant to meet; it never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from topology.graph.build import build_graph
+from topology.graph.health import assess, default_health_rules
+from topology.graph.telemetry import MeshTelemetry, Sample
+from topology.graph.types import GraphOptions
+from topology.graph.wire import graph_to_wire
+
+try:
+    from metrics.parse import parse_vector
+
+    PARSER = "metrics.parse.parse_vector"
+except ImportError:  # the metrics app not written yet: the minimal vector parse the bench needs
+
+    def parse_vector(body: bytes) -> list[Sample]:
+        """Samples of an ``/api/v1/query`` vector body (no validation: bench input is well formed)."""
+        result = json.loads(body)["data"]["result"]
+        return [Sample(item["metric"], float(item["value"][1])) for item in result]
+
+    PARSER = "bench-local vector parse"
+
+BOUNDS = ["0.5", "1", "5", "10", "25", "50", "100", "250", "500", "1000", "2500", "5000", "10000",
+          "30000", "60000", "300000", "600000", "1800000", "3600000", "+Inf"]
+CODES = (("200", 0.90), ("404", 0.04), ("503", 0.04), ("0", 0.02))
+QUERY_TIME = 1_795_310_940
+TARGETS_MS = {2_000: 150.0, 10_000: 300.0}
+TARGET_MIB_PER_10K = 3.0
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _edge_labels(reporter: str, src: int, dst: int, namespaces: int, protocol: str) -> dict[str, str]:
+    src_ns, dst_ns = f"ns-{src % namespaces}", f"ns-{dst % namespaces}"
+    return {
+        "reporter": reporter,
+        "source_cluster": "Kubernetes",
+        "source_workload_namespace": src_ns,
+        "source_workload": f"svc-{src}-v1",
+        "source_canonical_service": f"svc-{src}",
+        "source_canonical_revision": "v1",
+        "destination_cluster": "Kubernetes",
+        "destination_service_namespace": dst_ns,
+        "destination_service": f"svc-{dst}.{dst_ns}.svc.cluster.local",
+        "destination_service_name": f"svc-{dst}",
+        "destination_workload_namespace": dst_ns,
+        "destination_workload": f"svc-{dst}-v1",
+        "destination_canonical_service": f"svc-{dst}",
+        "destination_canonical_revision": "v1",
+        "request_protocol": protocol,
+    }
+
+
+def synthetic_bodies(services: int, seed: int = 7) -> dict[str, bytes]:
+    """One ``/api/v1/query`` body per telemetry list, for a mesh of ``services`` services."""
+    rng = random.Random(seed)
+    namespaces = max(1, services // 20)
+    results: dict[str, list[dict[str, Any]]] = {
+        "requests": [], "duration_buckets": [], "duration_sum": [], "tcp_sent": [], "tcp_received": [],
+    }
+
+    def add(kind: str, labels: dict[str, str], value: float) -> None:
+        results[kind].append({"metric": labels, "value": [QUERY_TIME, repr(value)]})
+
+    for src in range(services):
+        for dst in rng.sample(range(services), 10):
+            rate = rng.uniform(0.1, 50.0)
+            tcp = rng.random() < 0.1
+            for reporter in ("source", "destination"):
+                security = "mutual_tls" if reporter == "destination" else "unknown"
+                if tcp:
+                    base = _edge_labels(reporter, src, dst, namespaces, "tcp")
+                    add("tcp_sent", {**base, "response_flags": "-", "connection_security_policy": security},
+                        rate * 900)
+                    add("tcp_received", {**base, "response_flags": "-",
+                                         "connection_security_policy": security}, rate * 300)
+                    continue
+                base = _edge_labels(reporter, src, dst, namespaces, "http")
+                for code, share in CODES:
+                    add("requests", {**base, "response_code": code, "grpc_response_status": "",
+                                     "response_flags": "-" if code != "0" else "UF",
+                                     "connection_security_policy": security}, rate * share)
+                cumulative = 0.0
+                for bound in BOUNDS:
+                    cumulative = min(rate, cumulative + rate * rng.uniform(0.0, 0.3))
+                    add("duration_buckets", {**base, "le": bound}, rate if bound == "+Inf" else cumulative)
+                add("duration_sum", base, rate * 120.0)
+    return {
+        kind: json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode()
+        for kind, result in results.items()
+    }
+
+
+def _timed(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    """Median wall time in ms over ``repeat`` runs (GC collected before each), and the last result."""
+    times = []
+    result = None
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        result = fn()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times), result
+
+
+def _graph_memory(telemetry: MeshTelemetry) -> tuple[int, int]:
+    """(peak bytes allocated while building, bytes still held by the finished MeshGraph)."""
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    graph = build_graph(telemetry, GraphOptions())
+    current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del graph
+    return peak - base, current - base
+
+
+def run(services: int, repeat: int) -> None:
+    """Generate, time and print one mesh size."""
+    bodies = synthetic_bodies(services)
+    body_bytes = sum(len(body) for body in bodies.values())
+
+    def parse() -> MeshTelemetry:
+        return MeshTelemetry(QUERY_TIME, 300, **{kind: parse_vector(body) for kind, body in bodies.items()})
+
+    parse_ms, telemetry = _timed(parse, repeat)
+    samples = sum(len(getattr(telemetry, kind)) for kind in bodies)
+    build_ms, graph = _timed(lambda: build_graph(telemetry, GraphOptions()), repeat)
+    rules = default_health_rules()
+    health_ms, assessed = _timed(lambda: assess(graph, rules), repeat)
+
+    def to_json() -> bytes:
+        document = graph_to_wire(assessed, query_time=QUERY_TIME, window_s=300, warnings=[])
+        return json.dumps(document, separators=(",", ":")).encode()
+
+    json_ms, payload = _timed(to_json, repeat)
+    edges = len(graph.edges)
+    peak, held = _graph_memory(telemetry)
+    total = build_ms + health_ms + json_ms
+    target = next((ms for count, ms in sorted(TARGETS_MS.items()) if edges <= count * 1.1), None)
+    target_text = f"(target ≤ {target:.0f} ms)" if target else "(no target at this size)"
+    per_10k = 10_000 / edges / (1 << 20)
+    print(f"\n{services} services: {edges} edges, {len(graph.nodes)} nodes, {samples} samples "
+          f"({body_bytes / (1 << 20):.1f} MiB of Prometheus JSON)")
+    print(f"  parse            {parse_ms:9.1f} ms   ({PARSER})")
+    print(f"  build            {build_ms:9.1f} ms")
+    print(f"  health           {health_ms:9.1f} ms")
+    print(f"  wire JSON        {json_ms:9.1f} ms")
+    print(f"  build+health+JSON{total:9.1f} ms   {target_text}")
+    print(f"  JSON             {len(payload) / edges:9.0f} bytes/edge ({len(payload) / (1 << 20):.2f} MiB)")
+    print(f"  MeshGraph held   {held * per_10k:9.2f} MiB per 10k edges (target ≤ {TARGET_MIB_PER_10K:g} MiB)")
+    print(f"  build peak       {peak * per_10k:9.2f} MiB per 10k edges (tracemalloc peak during build)")
+
+
+def main() -> None:
+    """Parse the flags and run each mesh size."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only the 100-service mesh")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per timing (median is printed)")
+    args = parser.parse_args()
+    print(f"machine: {_cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()} "
+          f"({platform.python_implementation()}), {platform.system()} {platform.release()}")
+    for services in (100,) if args.quick else (100, 200, 1_000, 5_000):
+        run(services, 1 if services >= 5_000 else args.repeat)
+
+
+if __name__ == "__main__":
+    main()

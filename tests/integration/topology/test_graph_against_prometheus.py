@@ -1,0 +1,147 @@
+"""Every edge of every graph type, built from the real Prometheus, against the known mesh.
+
+The reader fetches the known mesh (tests.support.mesh_truth) from Debian's Prometheus; the pure
+builder turns it into a graph; each edge must carry exactly the truth's traffic: each request
+counted once whatever reported it, outcomes split into 5xx / 4xx / gRPC errors, latency
+quantiles as Prometheus' histogram_quantile computes them, TCP bytes once.
+
+Expected placement, written from the truth (not from the builder's code):
+* source: an unknown source is the ``unknown`` node; otherwise the workload (workload graph),
+  its app (app graph), ``"<app> <version>"`` or ``<app>`` for version ``latest`` (versioned app
+  graph); in the service graph a workload whose app names a service that received traffic is
+  that service, any other workload stays a workload.
+* target: PassthroughCluster is an ``external`` node named by the host; an unknown destination
+  workload is the service node; otherwise the destination workload/app/versioned app, or the
+  service in the service graph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from metrics.client import PrometheusClient
+from metrics.reader import PrometheusTelemetrySource
+from tests.support import mesh_truth
+from tests.support.mesh_truth import Stream, Workload
+from tests.support.prometheus import RunningPrometheus, start_prometheus, write_openmetrics
+from topology.graph.build import build_graph
+from topology.graph.types import GraphOptions, GraphType
+
+pytestmark = pytest.mark.integration
+
+WINDOW_S = 600
+NodeLabel = tuple[str, str | None, str]
+# Services that received traffic at a known workload: the service graph shows their apps as them.
+SERVED = {(s.service.namespace, s.service.name) for s in mesh_truth.STREAMS if s.destination is not None}
+
+
+@pytest.fixture(scope="module")
+def telemetry(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    tmp: Path = tmp_path_factory.mktemp("graph-prometheus")
+    write_openmetrics(mesh_truth.series(), tmp / "mesh.om")
+    running: RunningPrometheus = start_prometheus(tmp / "mesh.om", tmp)
+    try:
+        client = PrometheusClient(running.url, timeout_s=10, scope=mesh_truth.SCOPE)
+        yield PrometheusTelemetrySource(client).read(
+            query_time=running.data_end, window_s=WINDOW_S, namespaces=None
+        )
+    finally:
+        running.stop()
+
+
+def workload_node(workload: Workload, graph_type: GraphType) -> NodeLabel:
+    if graph_type == GraphType.APP:
+        return ("app", workload.namespace, workload.app)
+    if graph_type == GraphType.VERSIONED_APP:
+        name = workload.app if workload.version == "latest" else f"{workload.app} {workload.version}"
+        return ("app", workload.namespace, name)
+    return ("workload", workload.namespace, workload.name)
+
+
+def expected_source(stream: Stream, graph_type: GraphType) -> NodeLabel:
+    if stream.source is None:
+        return ("unknown", None, "unknown")
+    if graph_type == GraphType.SERVICE and (stream.source.namespace, stream.source.app) in SERVED:
+        return ("service", stream.source.namespace, stream.source.app)
+    return workload_node(stream.source, graph_type)
+
+
+def expected_target(stream: Stream, graph_type: GraphType) -> NodeLabel:
+    if stream.service.name == "PassthroughCluster":
+        return ("external", None, stream.service.host)
+    if stream.destination is None or graph_type == GraphType.SERVICE:
+        return ("service", stream.service.namespace, stream.service.name)
+    return workload_node(stream.destination, graph_type)
+
+
+def expected_edges(graph_type: GraphType) -> dict[tuple, dict]:
+    edges: dict[tuple, dict] = {}
+    for stream in mesh_truth.STREAMS:
+        key = (expected_source(stream, graph_type), expected_target(stream, graph_type), stream.protocol)
+        edge = edges.setdefault(
+            key,
+            {
+                "rate": 0.0,
+                "5xx": 0.0,
+                "4xx": 0.0,
+                "grpc": 0.0,
+                "sent": 0.0,
+                "received": 0.0,
+                "buckets": {},
+                "sum": 0.0,
+            },
+        )
+        if stream.protocol == "tcp":
+            edge["sent"] += stream.rate
+            edge["received"] += stream.received
+            continue
+        edge["rate"] += stream.rate
+        edge["sum"] += stream.rate * stream.mean_ms
+        if stream.response_code.startswith("5"):
+            edge["5xx"] += stream.rate
+        elif stream.protocol == "grpc" and stream.grpc_status not in ("", "0"):
+            edge["grpc"] += stream.rate
+        elif stream.response_code.startswith("4"):
+            edge["4xx"] += stream.rate
+        for le, share in stream.cumulative_buckets().items():
+            edge["buckets"][float(le)] = edge["buckets"].get(float(le), 0.0) + stream.rate * share
+    return edges
+
+
+@pytest.mark.parametrize("graph_type", list(GraphType))
+def test_every_edge_matches_the_truth(telemetry, graph_type):
+    # when building the graph of the whole mesh
+    graph = build_graph(telemetry, GraphOptions(graph_type=graph_type))
+    label = {nid: (n.kind.value, n.namespace, n.name) for nid, n in graph.nodes.items()}
+    keys = sorted((label[e.source], label[e.target], e.protocol) for e in graph.edges.values())
+    actual = {(label[e.source], label[e.target], e.protocol): e.stats for e in graph.edges.values()}
+    expected = expected_edges(graph_type)
+    # then the graph has exactly the truth's edges, each once (one service is one node, whichever
+    # proxy reported the traffic)
+    assert len(keys) == len(actual), [k for k in keys if keys.count(k) > 1]
+    assert set(actual) == set(expected)
+    for key, truth in expected.items():
+        stats = actual[key]
+        if key[2] == "tcp":
+            assert stats.tcp_sent_bytes_per_s == pytest.approx(truth["sent"], rel=1e-9), key
+            assert stats.tcp_received_bytes_per_s == pytest.approx(truth["received"], rel=1e-9), key
+            assert stats.request_rate == 0.0
+            continue
+        # and each edge carries each request once, its outcomes and its latency
+        assert stats.request_rate == pytest.approx(truth["rate"], rel=1e-9), key
+        assert stats.http_5xx_rate == pytest.approx(truth["5xx"], rel=1e-9, abs=1e-12), key
+        assert stats.http_4xx_rate == pytest.approx(truth["4xx"], rel=1e-9, abs=1e-12), key
+        assert stats.grpc_error_rate == pytest.approx(truth["grpc"], rel=1e-9, abs=1e-12), key
+        assert stats.error_rate == pytest.approx(
+            (truth["5xx"] + truth["grpc"]) / truth["rate"], rel=1e-9, abs=1e-12
+        )
+        assert stats.client_error_rate == pytest.approx(truth["4xx"] / truth["rate"], rel=1e-9, abs=1e-12)
+        assert stats.tcp_sent_bytes_per_s is None
+        assert stats.latency is not None, key
+        expected_quantiles = [mesh_truth.histogram_quantile(q, truth["buckets"]) for q in (0.5, 0.95, 0.99)]
+        actual_quantiles = [stats.latency.p50, stats.latency.p95, stats.latency.p99]
+        assert actual_quantiles == pytest.approx(expected_quantiles, rel=1e-9), key
+        assert stats.latency.avg == pytest.approx(truth["sum"] / truth["rate"], rel=1e-9), key

@@ -1,0 +1,204 @@
+"""The graph API over a telemetry source that answers literal samples.
+
+The same endpoints are tested against the real Prometheus in tests/integration/topology/.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group, User
+from rest_framework.test import APIClient
+
+from topology import service
+from topology.graph.telemetry import MeshTelemetry, Sample
+
+QUERY_TIME = 1795310940.0
+
+
+def edge_labels(reporter: str, src: str, dst: str, ns: str = "shop", **extra: str) -> dict[str, str]:
+    labels = {
+        "reporter": reporter,
+        "source_cluster": "unknown",
+        "source_workload_namespace": ns,
+        "source_workload": f"{src}-v1",
+        "source_canonical_service": src,
+        "source_canonical_revision": "v1",
+        "destination_cluster": "unknown",
+        "destination_service_namespace": ns,
+        "destination_service": f"{dst}.{ns}.svc.cluster.local",
+        "destination_service_name": dst,
+        "destination_workload_namespace": ns,
+        "destination_workload": f"{dst}-v1",
+        "destination_canonical_service": dst,
+        "destination_canonical_revision": "v1",
+        "request_protocol": "http",
+    }
+    labels.update(extra)
+    return labels
+
+
+def requests(
+    reporter: str, src: str, dst: str, code: str, rate: float, ns: str = "shop", dst_ns: str | None = None
+) -> Sample:
+    dst_ns = dst_ns or ns
+    return Sample(
+        edge_labels(
+            reporter,
+            src,
+            dst,
+            ns,
+            destination_service_namespace=dst_ns,
+            destination_service=f"{dst}.{dst_ns}.svc.cluster.local",
+            destination_workload_namespace=dst_ns,
+            response_code=code,
+            grpc_response_status="",
+            response_flags="-",
+            connection_security_policy="mutual_tls" if reporter == "destination" else "unknown",
+        ),
+        rate,
+    )
+
+
+class LiteralSource:
+    """A telemetry source answering fixed samples and recording each read."""
+
+    def __init__(self, telemetry: MeshTelemetry) -> None:
+        self.telemetry = telemetry
+        self.reads: list[dict] = []
+
+    def read(self, *, query_time: float, window_s: int, namespaces: frozenset[str] | None) -> MeshTelemetry:
+        self.reads.append({"query_time": query_time, "window_s": window_s, "namespaces": namespaces})
+        return MeshTelemetry(
+            query_time=query_time,
+            window_s=window_s,
+            requests=self.telemetry.requests,
+            warnings=self.telemetry.warnings,
+        )
+
+
+@pytest.fixture
+def shop_source(monkeypatch: pytest.MonkeyPatch) -> LiteralSource:
+    telemetry = MeshTelemetry(
+        query_time=QUERY_TIME,
+        window_s=300,
+        requests=[
+            requests("source", "web", "cart", "200", 9.0),
+            requests("destination", "web", "cart", "200", 9.0),
+            requests("source", "web", "cart", "503", 1.0),
+            requests("destination", "web", "cart", "503", 1.0),
+            requests("source", "cart", "db", "200", 2.0, dst_ns="data"),
+            requests("destination", "cart", "db", "200", 2.0, dst_ns="data"),
+        ],
+        warnings=["PromQL info: only partial data"],
+    )
+    source = LiteralSource(telemetry)
+    monkeypatch.setattr(service, "telemetry_source", lambda: source)
+    monkeypatch.setattr(service, "_shared_reads", service.SharedReads(ttl_s=5))
+    return source
+
+
+@pytest.fixture
+def viewer_client(db) -> APIClient:
+    user = User.objects.create_user("vera", password="not-used-here-123")
+    user.groups.add(Group.objects.get_or_create(name="viewer")[0])
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_it_returns_the_graph_with_rates_and_error_rates(viewer_client, shop_source):
+    # when
+    response = viewer_client.get("/api/v1/graph", {"query_time": str(QUERY_TIME), "window": "5m"})
+    # then
+    assert response.status_code == 200
+    body = response.json()
+    assert body["graph_type"] == "workload"
+    assert body["window_s"] == 300
+    assert body["query_time"] == QUERY_TIME
+    assert body["warnings"] == ["PromQL info: only partial data"]
+    names = {node["id"]: node["name"] for node in body["nodes"]}
+    edges = {(names[e["source"]], names[e["target"]]): e for e in body["edges"]}
+    assert set(edges) == {("web-v1", "cart-v1"), ("cart-v1", "db-v1")}
+    web_cart = edges[("web-v1", "cart-v1")]
+    assert web_cart["request_rate"] == pytest.approx(10.0)
+    assert web_cart["error_rate"] == pytest.approx(0.1)
+    assert web_cart["responses"] == {"200": pytest.approx(9.0), "503": pytest.approx(1.0)}
+    assert web_cart["health"] == "failing"
+    assert shop_source.reads == [{"query_time": QUERY_TIME, "window_s": 300, "namespaces": None}]
+
+
+def test_it_keeps_edges_into_a_selected_namespace_with_their_source(viewer_client, shop_source):
+    # when
+    response = viewer_client.get("/api/v1/graph", {"namespaces": "data", "query_time": str(QUERY_TIME)})
+    # then
+    body = response.json()
+    assert body["namespaces"] == ["data"]
+    names = {node["id"]: (node["namespace"], node["name"]) for node in body["nodes"]}
+    assert [(names[e["source"]], names[e["target"]]) for e in body["edges"]] == [
+        (("shop", "cart-v1"), ("data", "db-v1"))
+    ]
+    assert shop_source.reads[0]["namespaces"] == frozenset({"data"})
+
+
+def test_requests_for_now_share_one_read(viewer_client, shop_source):
+    # when
+    first = viewer_client.get("/api/v1/graph")
+    second = viewer_client.get("/api/v1/graph", {"graph_type": "app"})
+    # then
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert len(shop_source.reads) == 1
+
+
+def test_an_explicit_query_time_is_always_read_from_the_source(viewer_client, shop_source):
+    # when
+    viewer_client.get("/api/v1/graph", {"query_time": str(QUERY_TIME)})
+    viewer_client.get("/api/v1/graph", {"query_time": str(QUERY_TIME)})
+    # then
+    assert len(shop_source.reads) == 2
+
+
+def test_the_namespace_list_gives_each_namespace_its_health(viewer_client, shop_source):
+    # when
+    response = viewer_client.get("/api/v1/namespaces", {"query_time": str(QUERY_TIME)})
+    # then
+    assert response.status_code == 200
+    by_name = {ns["name"]: ns for ns in response.json()["namespaces"]}
+    assert set(by_name) == {"shop", "data"}
+    assert by_name["data"]["health"] == "healthy"
+    assert sum(by_name["shop"]["counts"].values()) == 2
+
+
+def test_a_bad_parameter_gets_400_naming_it(viewer_client, shop_source):
+    # when
+    response = viewer_client.get("/api/v1/graph", {"window": "30s"})
+    # then
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "window"
+    assert shop_source.reads == []
+
+
+@pytest.mark.django_db
+def test_anonymous_reads_are_refused_unless_anonymous_read_is_on(settings, shop_source):
+    # given
+    client = APIClient()
+    settings.ANONYMOUS_READ = False
+    # when
+    refused = client.get("/api/v1/graph")
+    settings.ANONYMOUS_READ = True
+    allowed = client.get("/api/v1/graph")
+    # then
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "not_authenticated"
+    assert allowed.status_code == 200
+
+
+def test_without_prometheus_the_graph_says_it_is_not_configured(viewer_client, settings):
+    # given
+    settings.PROMETHEUS = {**settings.PROMETHEUS, "URL": ""}
+    # when
+    response = viewer_client.get("/api/v1/graph")
+    # then
+    assert response.status_code == 503
+    error = response.json()["error"]
+    assert error["code"] == "prometheus_not_configured"
+    assert "MESHUI_PROMETHEUS_URL" in error["message"]

@@ -1,0 +1,136 @@
+"""The graph API: thin views that parse parameters, call ``topology.service`` and return JSON.
+
+Errors (bad parameters, upstream failures) are raised, never formatted here: the one handler
+in ``meshui.errors`` turns them into the JSON envelope.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from topology import service
+from topology.api.params import parse_graph_request, parse_window_request
+
+_WINDOW = OpenApiParameter(
+    "window", OpenApiTypes.STR, description="Rate range, a Prometheus duration from 1m to 7d (default 5m)."
+)
+_QUERY_TIME = OpenApiParameter(
+    "query_time",
+    OpenApiTypes.NUMBER,
+    description="End of the window in unix seconds (default now). With it, the graph is always read"
+    " from Prometheus for that time, never from the short shared cache.",
+)
+
+_GRAPH_EXAMPLE = {
+    "graph_type": "workload",
+    "window_s": 300,
+    "query_time": 1795310940,
+    "namespaces": ["payments", "storefront"],
+    "nodes": [
+        {
+            "id": "3f1c2a9b7d4e5f60",
+            "kind": "workload",
+            "namespace": "storefront",
+            "name": "cart-v2",
+            "workload": "cart-v2",
+            "app": "cart",
+            "version": "v2",
+            "service": "cart",
+            "cluster": None,
+            "is_gateway": False,
+            "parent": None,
+            "health": "degraded",
+        }
+    ],
+    "edges": [
+        {
+            "id": "9a8b7c6d5e4f3a2b",
+            "source": "0a1b2c3d4e5f6071",
+            "target": "3f1c2a9b7d4e5f60",
+            "protocol": "http",
+            "request_rate": 4.0,
+            "error_rate": 0.1,
+            "client_error_rate": 0.0,
+            "responses": {"200": 3.6, "500": 0.4},
+            "flags": {"-": 4.0},
+            "latency_ms": {"p50": 118.2, "p95": 442.1, "p99": 612.0, "avg": 150.3},
+            "tcp_sent_bytes_per_s": None,
+            "tcp_received_bytes_per_s": None,
+            "mtls_ratio": 1.0,
+            "health": "degraded",
+        }
+    ],
+    "warnings": [],
+}
+
+
+class GraphView(APIView):
+    """``GET /api/v1/graph``: the service graph over a window."""
+
+    @extend_schema(
+        operation_id="graph_read",
+        summary="The service graph of the mesh over a window",
+        parameters=[
+            OpenApiParameter(
+                "namespaces",
+                OpenApiTypes.STR,
+                description="Comma-separated namespaces (default: every namespace with traffic)."
+                " Edges into or out of a selected namespace are included with both ends.",
+            ),
+            OpenApiParameter(
+                "graph_type",
+                OpenApiTypes.STR,
+                enum=["workload", "app", "versioned_app", "service"],
+                description="Node granularity (default workload).",
+            ),
+            _WINDOW,
+            _QUERY_TIME,
+            OpenApiParameter("include_idle", OpenApiTypes.BOOL, description="Keep edges without traffic."),
+            OpenApiParameter(
+                "inject_service_nodes",
+                OpenApiTypes.BOOL,
+                description="Put a service node between every caller and its destination workloads.",
+            ),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        examples=[OpenApiExample("A small graph", value=_GRAPH_EXAMPLE, response_only=True)],
+    )
+    def get(self, request: Request) -> Response:
+        graph_request = parse_graph_request(request.query_params.dict())
+        return Response(service.read_graph(graph_request))
+
+
+class NamespaceListView(APIView):
+    """``GET /api/v1/namespaces``: namespaces seen in telemetry, each with its health."""
+
+    @extend_schema(
+        operation_id="namespaces_list",
+        summary="Namespaces seen in the mesh's telemetry, with health",
+        parameters=[_WINDOW, _QUERY_TIME],
+        responses={200: OpenApiTypes.OBJECT},
+        examples=[
+            OpenApiExample(
+                "Two namespaces",
+                value={
+                    "window_s": 300,
+                    "query_time": 1795310940,
+                    "namespaces": [
+                        {
+                            "name": "bookinfo",
+                            "health": "degraded",
+                            "counts": {"healthy": 5, "degraded": 1, "failing": 0, "idle": 0, "unknown": 0},
+                        }
+                    ],
+                    "warnings": [],
+                },
+                response_only=True,
+            )
+        ],
+    )
+    def get(self, request: Request) -> Response:
+        window_s, query_time = parse_window_request(request.query_params.dict())
+        return Response(service.read_namespaces(window_s=window_s, query_time=query_time))

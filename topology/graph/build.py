@@ -1,0 +1,564 @@
+"""Telemetry in, graph out: ``build_graph``.
+
+The build runs in three passes, each linear in its input:
+
+1. **Count once.** Group every sample by its series identity without ``reporter`` (and without
+   the reporter-dependent ``connection_security_policy``), separately per reporter. For each
+   identity keep the destination report when there is one, else the source report
+   (docs/decisions/0002-counting-each-request-once.md). Histograms and TCP bytes follow the same
+   rule per edge identity.
+2. **Place.** Map each edge identity (the ``EDGE_LABELS`` values) once to its node(s) for the
+   requested graph type, dropping traffic outside the selected namespaces.
+3. **Sum.** Add each kept series into its graph edge and turn the sums into ``EdgeStats``.
+
+Keys are tuples of label values taken with ``operator.itemgetter``; no per-sample dict is built.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable
+from operator import itemgetter
+
+from topology.graph.quantile import histogram_quantiles
+from topology.graph.telemetry import EDGE_LABELS, MeshTelemetry, Sample
+from topology.graph.types import Edge, EdgeStats, GraphOptions, GraphType, Latency, MeshGraph, Node, NodeKind
+
+# The edge identity: EDGE_LABELS without "reporter", in EDGE_LABELS order.
+IDENTITY_LABELS: tuple[str, ...] = tuple(name for name in EDGE_LABELS if name != "reporter")
+(
+    _S_CLUSTER,
+    _S_NS,
+    _S_WL,
+    _S_APP,
+    _S_VER,
+    _D_CLUSTER,
+    _D_SVC_NS,
+    _D_SVC,
+    _D_SVC_NAME,
+    _D_WL_NS,
+    _D_WL,
+    _D_APP,
+    _D_VER,
+    _PROTO,
+) = range(len(IDENTITY_LABELS))
+
+_identity_of = itemgetter(*IDENTITY_LABELS)
+_OUTCOME_LABELS = ("response_code", "grpc_response_status", "response_flags")
+_outcome_of = itemgetter(*_OUTCOME_LABELS)
+
+# Reporters whose report comes from the proxy in front of the destination (ambient waypoints act
+# for the destination workload).
+DESTINATION_REPORTERS = frozenset({"destination", "waypoint"})
+_MTLS = "mutual_tls"
+_UNSET = frozenset({"", "unknown"})
+_NO_VERSION = frozenset({"", "unknown", "latest"})
+_EXTERNAL_SERVICE_NAMES = frozenset({"PassthroughCluster", "BlackHoleCluster"})
+_GATEWAY_MARKS = ("ingressgateway", "egressgateway")
+_ID_LEN = 16
+
+# Outcome classes, in the order a request is assigned to the first that applies.
+_OK, _NO_RESPONSE, _5XX, _GRPC_ERROR, _4XX = range(5)
+
+
+def stable_id(raw: str) -> str:
+    """The first 16 hex digits of sha256(``raw``): ids that survive restarts and replicas."""
+    return hashlib.sha256(raw.encode()).hexdigest()[:_ID_LEN]
+
+
+def _identity(labels: dict[str, str]) -> tuple[str, ...]:
+    try:
+        return _identity_of(labels)
+    except KeyError:
+        return tuple(labels.get(name, "") for name in IDENTITY_LABELS)
+
+
+def _outcome(labels: dict[str, str]) -> tuple[str, str, str]:
+    try:
+        return _outcome_of(labels)
+    except KeyError:
+        return (
+            labels.get("response_code", ""),
+            labels.get("grpc_response_status", ""),
+            labels.get("response_flags", ""),
+        )
+
+
+def _cluster(value: str) -> str | None:
+    return None if value in _UNSET else value
+
+
+def _is_gateway(*names: str | None) -> bool:
+    return any(name and any(mark in name for mark in _GATEWAY_MARKS) for name in names)
+
+
+def _is_mesh_host(host: str) -> bool:
+    """``<name>.<ns>.svc.<domain>``: a Kubernetes service in the mesh registry."""
+    parts = host.split(".")
+    return len(parts) >= 4 and parts[2] == "svc" and all(parts[:2])
+
+
+class _Acc:
+    """Running sums for one graph edge."""
+
+    __slots__ = (
+        "buckets",
+        "classes",
+        "dur_sum",
+        "flags",
+        "grpc_responses",
+        "mtls_den",
+        "mtls_num",
+        "rate",
+        "received",
+        "responses",
+        "sent",
+    )
+
+    def __init__(self) -> None:
+        self.rate = 0.0
+        self.classes = [0.0, 0.0, 0.0, 0.0, 0.0]
+        self.responses: dict[str, float] = {}
+        self.grpc_responses: dict[str, float] = {}
+        self.flags: dict[str, float] = {}
+        self.mtls_num = 0.0
+        self.mtls_den = 0.0
+        self.buckets: dict[str, float] | None = None
+        self.dur_sum = 0.0
+        self.sent: float | None = None
+        self.received: float | None = None
+
+
+def _classify(outcome: tuple[str, str, str], grpc: bool) -> int:
+    code, grpc_status, _flags = outcome
+    if code in ("0", "-"):
+        return _NO_RESPONSE
+    if code.startswith("5"):
+        return _5XX
+    if grpc and grpc_status not in ("", "0"):
+        return _GRPC_ERROR
+    if code.startswith("4"):
+        return _4XX
+    return _OK
+
+
+class _Placer:
+    """Maps an edge identity to graph nodes for one graph type; registers the nodes it names."""
+
+    def __init__(self, options: GraphOptions, dest_services: set[tuple[str, str, str]]) -> None:
+        self.graph_type = options.graph_type
+        self.inject = options.inject_service_nodes and options.graph_type != GraphType.SERVICE
+        self.selected = options.namespaces
+        self.dest_services = dest_services
+        # node key (a tuple) -> [Node fields...] filled on first sight.
+        self.nodes: dict[tuple[str, ...], dict[str, object]] = {}
+        self.cache: dict[tuple[str, ...], tuple[tuple[tuple, tuple], ...]] = {}
+
+    def place(self, ident: tuple[str, ...]) -> tuple[tuple[tuple, tuple], ...]:
+        """The (source node key, target node key) hops this identity's traffic runs along."""
+        hit = self.cache.get(ident)
+        if hit is None:
+            hit = self.cache[ident] = self._place(ident)
+        return hit
+
+    def _in_view(self, ident: tuple[str, ...]) -> bool:
+        if self.selected is None:
+            return True
+        selected = self.selected
+        return ident[_S_NS] in selected or ident[_D_SVC_NS] in selected or ident[_D_WL_NS] in selected
+
+    def _place(self, ident: tuple[str, ...]) -> tuple[tuple[tuple, tuple], ...]:
+        if not self._in_view(ident):
+            return ()
+        source = self._source(ident)
+        host = ident[_D_SVC]
+        svc_name = ident[_D_SVC_NAME]
+        dest_workload = ident[_D_WL]
+        if svc_name in _EXTERNAL_SERVICE_NAMES or (
+            dest_workload in _UNSET and host not in _UNSET and not _is_mesh_host(host)
+        ):
+            return ((source, self._external(host if host not in _UNSET else svc_name)),)
+        if dest_workload in _UNSET:
+            return ((source, self._service(ident[_D_CLUSTER], ident[_D_SVC_NS], svc_name or host)),)
+        if self.graph_type == GraphType.SERVICE and svc_name:
+            return ((source, self._service(ident[_D_CLUSTER], ident[_D_SVC_NS], svc_name)),)
+        target = self._destination_workload(ident)
+        if self.inject and svc_name:
+            service = self._service(ident[_D_CLUSTER], ident[_D_SVC_NS], svc_name)
+            return ((source, service), (service, target))
+        return ((source, target),)
+
+    def _source(self, ident: tuple[str, ...]) -> tuple:
+        workload = ident[_S_WL]
+        cluster = _cluster(ident[_S_CLUSTER])
+        if workload in _UNSET:
+            key = ("unknown", cluster)
+            if key not in self.nodes:
+                self.nodes[key] = {"kind": NodeKind.UNKNOWN, "name": "unknown", "cluster": cluster}
+            return key
+        ns, app, version = ident[_S_NS], ident[_S_APP], ident[_S_VER]
+        if (
+            self.graph_type == GraphType.SERVICE
+            and app not in _UNSET
+            and (ident[_S_CLUSTER], ns, app) in self.dest_services
+        ):
+            return self._service(ident[_S_CLUSTER], ns, app)
+        return self._workload_like(cluster, ns, workload, app, version, None)
+
+    def _destination_workload(self, ident: tuple[str, ...]) -> tuple:
+        return self._workload_like(
+            _cluster(ident[_D_CLUSTER]),
+            ident[_D_WL_NS],
+            ident[_D_WL],
+            ident[_D_APP],
+            ident[_D_VER],
+            ident[_D_SVC_NAME] or None,
+        )
+
+    def _workload_like(
+        self, cluster: str | None, ns: str, workload: str, app: str, version: str, service: str | None
+    ) -> tuple:
+        app_known = app not in _UNSET
+        version_value = None if version in _NO_VERSION else version
+        if self.graph_type == GraphType.APP and app_known:
+            key = ("app", cluster, ns, app)
+            fields = {"kind": NodeKind.APP, "name": app, "app": app}
+        elif self.graph_type == GraphType.VERSIONED_APP and app_known:
+            key = ("vapp", cluster, ns, app, version_value or "")
+            name = f"{app} {version_value}" if version_value else app
+            fields = {"kind": NodeKind.APP, "name": name, "app": app, "version": version_value, "group": True}
+        else:
+            key = ("wl", cluster, ns, workload)
+            fields = {
+                "kind": NodeKind.WORKLOAD,
+                "name": workload,
+                "workload": workload,
+                "app": app if app_known else None,
+                "version": version_value,
+            }
+        known = self.nodes.get(key)
+        if known is None:
+            fields["cluster"] = cluster
+            fields["namespace"] = ns
+            fields["service"] = service
+            self.nodes[key] = fields
+        elif service and (known["service"] is None or service < known["service"]):
+            # A workload behind several services names the smallest, so the answer is stable.
+            known["service"] = service
+        return key
+
+    def _service(self, cluster_label: str, ns: str, name: str) -> tuple:
+        cluster = _cluster(cluster_label)
+        namespace = None if ns in _UNSET else ns
+        name = name or "unknown"
+        key = ("svc", cluster, namespace, name)
+        if key not in self.nodes:
+            self.nodes[key] = {
+                "kind": NodeKind.SERVICE,
+                "name": name,
+                "service": name,
+                "cluster": cluster,
+                "namespace": namespace,
+            }
+        return key
+
+    def _external(self, host: str) -> tuple:
+        key = ("ext", host)
+        if key not in self.nodes:
+            self.nodes[key] = {"kind": NodeKind.EXTERNAL, "name": host, "service": host}
+        return key
+
+
+def _raw_id(key: tuple) -> str:
+    tag = key[0]
+    if tag == "unknown":
+        return f"unknown|{key[1] or ''}"
+    if tag == "ext":
+        return f"ext|{key[1]}"
+    return "|".join((tag, *(part or "" for part in key[1:])))
+
+
+def _pick_requests(samples: Iterable[Sample]) -> tuple[dict, dict]:
+    """Group request samples by identity and outcome; keep destination reports over source ones.
+
+    Returns ``(chosen, mtls)``: ``chosen[identity][outcome] = rate`` and
+    ``mtls[identity] = [mutual-TLS rate, destination-reported rate]``.
+    """
+    dest: dict[tuple, dict[tuple, float]] = {}
+    src: dict[tuple, dict[tuple, float]] = {}
+    mtls: dict[tuple, list[float]] = {}
+    for sample in samples:
+        labels = sample.labels
+        value = sample.value
+        ident = _identity(labels)
+        outcome = _outcome(labels)
+        if labels.get("reporter") in DESTINATION_REPORTERS:
+            per = dest.get(ident)
+            if per is None:
+                per = dest[ident] = {}
+                mtls[ident] = [0.0, 0.0]
+            per[outcome] = per.get(outcome, 0.0) + value
+            pair = mtls[ident]
+            pair[1] += value
+            if labels.get("connection_security_policy") == _MTLS:
+                pair[0] += value
+        else:
+            per = src.get(ident)
+            if per is None:
+                per = src[ident] = {}
+            per[outcome] = per.get(outcome, 0.0) + value
+    for ident, outcomes in src.items():
+        chosen = dest.get(ident)
+        if chosen is None:
+            dest[ident] = outcomes
+            continue
+        for outcome, value in outcomes.items():
+            if outcome not in chosen:
+                chosen[outcome] = value
+    return dest, mtls
+
+
+def _pick_per_identity(samples: Iterable[Sample], with_le: bool) -> dict[tuple, dict[str, float] | float]:
+    """Sum samples per identity (and per ``le`` when ``with_le``) and per reporter side;
+    keep the destination side of an identity when it has one, else the source side."""
+    dest: dict[tuple, object] = {}
+    src: dict[tuple, object] = {}
+    identity_of = _identity_of
+    destination_reporters = DESTINATION_REPORTERS
+    for sample in samples:
+        labels = sample.labels
+        try:
+            ident = identity_of(labels)
+        except KeyError:
+            ident = _identity(labels)
+        side = dest if labels.get("reporter") in destination_reporters else src
+        if with_le:
+            per = side.get(ident)
+            if per is None:
+                per = side[ident] = {}
+            le = labels.get("le", "")
+            per[le] = per.get(le, 0.0) + sample.value
+        else:
+            side[ident] = side.get(ident, 0.0) + sample.value
+    for ident, value in src.items():
+        if ident not in dest:
+            dest[ident] = value
+    return dest
+
+
+def _pick_tcp(samples: Iterable[Sample]) -> tuple[dict[tuple, float], dict[tuple, list[float]]]:
+    """Bytes per identity, destination side first; plus ``[mutual-TLS bytes, destination bytes]``."""
+    dest: dict[tuple, float] = {}
+    src: dict[tuple, float] = {}
+    mtls: dict[tuple, list[float]] = {}
+    for sample in samples:
+        labels = sample.labels
+        ident = _identity(labels)
+        value = sample.value
+        if labels.get("reporter") in DESTINATION_REPORTERS:
+            dest[ident] = dest.get(ident, 0.0) + value
+            pair = mtls.get(ident)
+            if pair is None:
+                pair = mtls[ident] = [0.0, 0.0]
+            pair[1] += value
+            if labels.get("connection_security_policy") == _MTLS:
+                pair[0] += value
+        else:
+            src[ident] = src.get(ident, 0.0) + value
+    for ident, value in src.items():
+        if ident not in dest:
+            dest[ident] = value
+    return dest, mtls
+
+
+def _protocol(ident: tuple[str, ...]) -> str:
+    proto = ident[_PROTO]
+    return proto if proto in ("grpc", "tcp") else "http"
+
+
+_LE_VALUES: dict[str, float | None] = {}
+_QUANTILES = (0.5, 0.95, 0.99)
+
+
+def _le_value(le: str) -> float | None:
+    value = _LE_VALUES.get(le, 0.0)
+    if value == 0.0 and le not in _LE_VALUES:
+        try:
+            value = float(le)
+        except ValueError:
+            value = None
+        if len(_LE_VALUES) < 10_000:  # bounds are a small fixed set; never let odd input grow this
+            _LE_VALUES[le] = value
+    return value
+
+
+def _latency(buckets: dict[str, float], dur_sum: float) -> Latency | None:
+    pairs = []
+    count = 0.0
+    for le, value in buckets.items():
+        bound = _le_value(le)
+        if bound is None:
+            continue
+        pairs.append((bound, value))
+        if bound == math.inf:
+            count += value
+    if count <= 0:
+        return None
+    p50, p95, p99 = histogram_quantiles(_QUANTILES, pairs)
+    return Latency(p50=p50, p95=p95, p99=p99, avg=dur_sum / count)
+
+
+def build_graph(telemetry: MeshTelemetry, options: GraphOptions) -> MeshGraph:
+    """Build the graph of ``telemetry`` as ``options`` ask.
+
+    Counts each request and each TCP byte once (decision 0002), places the traffic on nodes of
+    ``options.graph_type``, keeps traffic from or to ``options.namespaces`` (all when ``None``),
+    drops zero-traffic edges and the nodes they leave alone unless ``options.include_idle``.
+    The result carries no health; pass it to ``health.assess``. Pure: no I/O, never raises on
+    odd label values (missing labels read as ``""``).
+    """
+    requests, req_mtls = _pick_requests(telemetry.requests)
+    buckets = _pick_per_identity(telemetry.duration_buckets, with_le=True)
+    dur_sums = _pick_per_identity(telemetry.duration_sum, with_le=False)
+    sent, sent_mtls = _pick_tcp(telemetry.tcp_sent)
+    received, received_mtls = _pick_tcp(telemetry.tcp_received)
+
+    dest_services: set[tuple[str, str, str]] = set()
+    if options.graph_type == GraphType.SERVICE:
+        for source in (requests, sent, received):
+            for ident in source:
+                if ident[_D_SVC_NAME] and ident[_D_WL] not in _UNSET:
+                    dest_services.add((ident[_D_CLUSTER], ident[_D_SVC_NS], ident[_D_SVC_NAME]))
+    placer = _Placer(options, dest_services)
+    accs: dict[tuple, _Acc] = {}
+
+    def edges_of(ident: tuple[str, ...], tcp: bool) -> list[_Acc]:
+        protocol = "tcp" if tcp else _protocol(ident)
+        found = []
+        for source, target in placer.place(ident):
+            key = (source, target, protocol)
+            acc = accs.get(key)
+            if acc is None:
+                acc = accs[key] = _Acc()
+            found.append(acc)
+        return found
+
+    class_cache: dict[tuple[tuple[str, str, str], bool], int] = {}
+    for ident, outcomes in requests.items():
+        targets = edges_of(ident, tcp=False)
+        if not targets:
+            continue
+        grpc = ident[_PROTO] == "grpc"
+        pair = req_mtls.get(ident)
+        for outcome, value in outcomes.items():
+            cls = class_cache.get((outcome, grpc))
+            if cls is None:
+                cls = class_cache[(outcome, grpc)] = _classify(outcome, grpc)
+            code, grpc_status, flag = outcome
+            for acc in targets:
+                acc.rate += value
+                acc.classes[cls] += value
+                acc.responses[code] = acc.responses.get(code, 0.0) + value
+                acc.flags[flag] = acc.flags.get(flag, 0.0) + value
+                if grpc and grpc_status:
+                    acc.grpc_responses[grpc_status] = acc.grpc_responses.get(grpc_status, 0.0) + value
+        if pair is not None:
+            for acc in targets:
+                acc.mtls_num += pair[0]
+                acc.mtls_den += pair[1]
+
+    for ident, per_le in buckets.items():
+        dur_sum = dur_sums.get(ident, 0.0)
+        for acc in edges_of(ident, tcp=False):
+            if acc.buckets is None:
+                acc.buckets = dict(per_le)
+            else:
+                merged = acc.buckets
+                for le, value in per_le.items():
+                    merged[le] = merged.get(le, 0.0) + value
+            acc.dur_sum += dur_sum
+
+    for values, mtls, attr in ((sent, sent_mtls, "sent"), (received, received_mtls, "received")):
+        for ident, value in values.items():
+            pair = mtls.get(ident)
+            for acc in edges_of(ident, tcp=True):
+                setattr(acc, attr, (getattr(acc, attr) or 0.0) + value)
+                if pair is not None:
+                    acc.mtls_num += pair[0]
+                    acc.mtls_den += pair[1]
+
+    return _assemble(accs, placer, options)
+
+
+def _stats(acc: _Acc, tcp: bool) -> EdgeStats:
+    classes = acc.classes
+    latency = _latency(acc.buckets, acc.dur_sum) if acc.buckets else None
+    return EdgeStats(
+        request_rate=acc.rate,
+        http_5xx_rate=classes[_5XX],
+        http_4xx_rate=classes[_4XX],
+        grpc_error_rate=classes[_GRPC_ERROR],
+        no_response_rate=classes[_NO_RESPONSE],
+        responses=acc.responses,
+        grpc_responses=acc.grpc_responses,
+        flags=acc.flags,
+        latency=latency,
+        tcp_sent_bytes_per_s=(acc.sent or 0.0) if tcp else None,
+        tcp_received_bytes_per_s=(acc.received or 0.0) if tcp else None,
+        mtls_ratio=acc.mtls_num / acc.mtls_den if acc.mtls_den > 0 else None,
+    )
+
+
+def _assemble(accs: dict[tuple, _Acc], placer: _Placer, options: GraphOptions) -> MeshGraph:
+    ids: dict[tuple, str] = {}
+
+    def id_of(key: tuple) -> str:
+        found = ids.get(key)
+        if found is None:
+            found = ids[key] = stable_id(_raw_id(key))
+        return found
+
+    edges: dict[str, Edge] = {}
+    used: set[tuple] = set()
+    for (source, target, protocol), acc in accs.items():
+        tcp = protocol == "tcp"
+        if not options.include_idle and acc.rate <= 0.0 and not (acc.sent or acc.received):
+            continue
+        source_id, target_id = id_of(source), id_of(target)
+        edge_id = stable_id(f"{source_id}|{target_id}|{protocol}")
+        edges[edge_id] = Edge(edge_id, source_id, target_id, protocol, _stats(acc, tcp))
+        used.add(source)
+        used.add(target)
+
+    nodes: dict[str, Node] = {}
+    for key in sorted(used, key=id_of):
+        fields = dict(placer.nodes[key])
+        parent = None
+        if fields.pop("group", False):
+            group_key = ("appbox", fields["cluster"], fields["namespace"], fields["app"])
+            parent = id_of(group_key)
+            if parent not in nodes:
+                nodes[parent] = Node(
+                    id=parent,
+                    kind=NodeKind.APP,
+                    name=fields["app"],
+                    namespace=fields["namespace"],
+                    app=fields["app"],
+                    cluster=fields["cluster"],
+                    is_gateway=_is_gateway(fields["app"]),
+                    is_group=True,
+                )
+        node_id = id_of(key)
+        nodes[node_id] = Node(
+            id=node_id,
+            parent=parent,
+            is_gateway=_is_gateway(fields.get("workload"), fields.get("app"), fields["name"]),
+            **fields,
+        )
+
+    if options.namespaces is not None:
+        namespaces = tuple(sorted(options.namespaces))
+    else:
+        namespaces = tuple(sorted({node.namespace for node in nodes.values() if node.namespace}))
+    return MeshGraph(options.graph_type, nodes, edges, namespaces)

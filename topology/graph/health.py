@@ -1,0 +1,292 @@
+"""Health of nodes and edges from their request outcomes, with configurable tolerances.
+
+Four outcome categories are judged, each as a percentage of the requests: ``http_5xx``,
+``http_4xx``, ``grpc_error`` and ``no_response``. A category is ``failing`` when its share is
+above zero and at least its ``failing`` threshold, ``degraded`` when above zero and at least its
+``degraded`` threshold; the worst category decides. Defaults are Kiali's: 5xx degraded on any,
+failing at 10%; 4xx degraded at 10%, failing at 20%; gRPC errors and no-response degraded on any,
+failing at 10%.
+
+Rules pick tolerances per namespace, node kind and node-name regex; the first matching rule wins,
+else the defaults apply. An edge is judged with the rule of its target node (the callee owns its
+error budget). ``assess`` returns a new graph whose ``node_health``/``edge_health`` are filled.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from topology.graph.types import Edge, Health, MeshGraph, Node, NodeKind, Verdict
+
+CATEGORIES: tuple[str, ...] = ("http_5xx", "http_4xx", "grpc_error", "no_response")
+_LABELS = {"http_5xx": "5xx", "http_4xx": "4xx", "grpc_error": "gRPC errors", "no_response": "no response"}
+_SEVERITY = {Health.IDLE: 0, Health.UNKNOWN: 1, Health.HEALTHY: 2, Health.DEGRADED: 3, Health.FAILING: 4}
+_HEALTHY = Verdict(Health.HEALTHY)
+_IDLE = Verdict(Health.IDLE)
+_UNKNOWN = Verdict(Health.UNKNOWN, "no request traffic to judge")
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """Percentages (0..100) at which a category turns ``degraded`` and ``failing``."""
+
+    degraded: float
+    failing: float
+
+
+@dataclass(frozen=True, slots=True)
+class Tolerances:
+    """One threshold per outcome category."""
+
+    http_5xx: Threshold
+    http_4xx: Threshold
+    grpc_error: Threshold
+    no_response: Threshold
+
+
+@dataclass(frozen=True, slots=True)
+class HealthRule:
+    """Tolerances for nodes matching every given criterion (``None`` = any)."""
+
+    tolerances: Tolerances
+    namespace: str | None = None
+    kind: NodeKind | None = None
+    name: re.Pattern[str] | None = None
+
+    def matches(self, node: Node) -> bool:
+        """True when ``node`` satisfies the rule's namespace, kind and name criteria."""
+        return (
+            (self.namespace is None or node.namespace == self.namespace)
+            and (self.kind is None or node.kind == self.kind)
+            and (self.name is None or self.name.search(node.name) is not None)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class HealthRules:
+    """Ordered rules (first match wins) over ``defaults``."""
+
+    defaults: Tolerances
+    rules: tuple[HealthRule, ...] = ()
+
+    def for_node(self, node: Node | None) -> Tolerances:
+        """The tolerances that apply to ``node`` (the defaults for ``None``)."""
+        if node is not None:
+            for rule in self.rules:
+                if rule.matches(node):
+                    return rule.tolerances
+        return self.defaults
+
+
+_DEFAULTS = Tolerances(
+    http_5xx=Threshold(degraded=0.0, failing=10.0),
+    http_4xx=Threshold(degraded=10.0, failing=20.0),
+    grpc_error=Threshold(degraded=0.0, failing=10.0),
+    no_response=Threshold(degraded=0.0, failing=10.0),
+)
+
+
+def default_health_rules() -> HealthRules:
+    """Kiali's default tolerances and no rules."""
+    return HealthRules(defaults=_DEFAULTS)
+
+
+def _number(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise ValueError(f"{path}: must be a number from 0 to 100")
+    return float(value)
+
+
+def _check_keys(data: Any, allowed: set[str], path: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ValueError(f"{path or 'health rules'}: must be an object")
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        where = f"{path}." if path else ""
+        raise ValueError(f"{where}{unknown[0]}: unknown key (allowed: {', '.join(sorted(allowed))})")
+    return data
+
+
+def _tolerances(data: Any, base: Tolerances, path: str) -> Tolerances:
+    _check_keys(data, set(CATEGORIES), path)
+    values = {}
+    for category in CATEGORIES:
+        threshold = getattr(base, category)
+        if category in data:
+            where = f"{path}.{category}"
+            spec = _check_keys(data[category], {"degraded", "failing"}, where)
+            degraded = _number(spec.get("degraded", threshold.degraded), f"{where}.degraded")
+            failing = _number(spec.get("failing", threshold.failing), f"{where}.failing")
+            if degraded > failing:
+                raise ValueError(f"{where}.degraded: must not exceed failing ({degraded:g} > {failing:g})")
+            threshold = Threshold(degraded, failing)
+        values[category] = threshold
+    return Tolerances(**values)
+
+
+def parse_health_rules(data: dict[str, Any]) -> HealthRules:
+    """Read rules from plain data (e.g. a settings dict or a request body).
+
+    Shape: ``{"defaults": {<category>: {"degraded": pct, "failing": pct}}, "rules": [{"namespace":
+    str, "kind": NodeKind value, "name": regex, "tolerances": {<category>: {...}}}]}``; every key
+    is optional, an omitted threshold inherits the defaults. Raises ``ValueError`` whose message
+    starts with the path of the bad key (e.g. ``rules[0].tolerances.http_5xx.failing``).
+    """
+    _check_keys(data, {"defaults", "rules"}, "")
+    defaults = _tolerances(data.get("defaults", {}), _DEFAULTS, "defaults")
+    raw_rules = data.get("rules", [])
+    if not isinstance(raw_rules, list):
+        raise ValueError("rules: must be a list")
+    rules = []
+    for index, raw in enumerate(raw_rules):
+        path = f"rules[{index}]"
+        spec = _check_keys(raw, {"namespace", "kind", "name", "tolerances"}, path)
+        namespace = spec.get("namespace")
+        if namespace is not None and (not isinstance(namespace, str) or not namespace):
+            raise ValueError(f"{path}.namespace: must be a non-empty string")
+        kind = spec.get("kind")
+        if kind is not None:
+            try:
+                kind = NodeKind(kind)
+            except ValueError:
+                allowed = ", ".join(k.value for k in NodeKind)
+                raise ValueError(f"{path}.kind: must be one of {allowed}") from None
+        name = spec.get("name")
+        if name is not None:
+            if not isinstance(name, str):
+                raise ValueError(f"{path}.name: must be a regular expression string")
+            try:
+                name = re.compile(name)
+            except re.error as exc:
+                raise ValueError(f"{path}.name: invalid regular expression ({exc})") from None
+        if "tolerances" not in spec:
+            raise ValueError(f"{path}.tolerances: required")
+        tolerances = _tolerances(spec["tolerances"], defaults, f"{path}.tolerances")
+        rules.append(HealthRule(tolerances=tolerances, namespace=namespace, kind=kind, name=name))
+    return HealthRules(defaults=defaults, rules=tuple(rules))
+
+
+def judge(rate: float, counts: tuple[float, float, float, float], tolerances: Tolerances) -> Verdict:
+    """Judge ``rate`` requests/s of which ``counts`` (5xx, 4xx, gRPC error, no response) went wrong."""
+    worst = _HEALTHY
+    for category, count in zip(CATEGORIES, counts, strict=True):
+        if count <= 0.0:
+            continue
+        percent = 100.0 * count / rate
+        threshold = getattr(tolerances, category)
+        if percent >= threshold.failing:
+            return Verdict(Health.FAILING, f"{_LABELS[category]} {percent:.1f}% ≥ {threshold.failing:g}%")
+        if percent >= threshold.degraded and worst.health is Health.HEALTHY:
+            bound = f"≥ {threshold.degraded:g}%" if threshold.degraded > 0 else "> 0%"
+            worst = Verdict(Health.DEGRADED, f"{_LABELS[category]} {percent:.1f}% {bound}")
+    return worst
+
+
+def _counts(edge: Edge) -> tuple[float, float, float, float]:
+    stats = edge.stats
+    return (stats.http_5xx_rate, stats.http_4xx_rate, stats.grpc_error_rate, stats.no_response_rate)
+
+
+class _Side:
+    """Summed request outcomes and bytes over the edges on one side of a node."""
+
+    __slots__ = ("bytes", "counts", "rate")
+
+    def __init__(self) -> None:
+        self.rate = 0.0
+        self.counts = [0.0, 0.0, 0.0, 0.0]
+        self.bytes = 0.0
+
+    def add(self, edge: Edge) -> None:
+        stats = edge.stats
+        self.rate += stats.request_rate
+        counts = self.counts
+        counts[0] += stats.http_5xx_rate
+        counts[1] += stats.http_4xx_rate
+        counts[2] += stats.grpc_error_rate
+        counts[3] += stats.no_response_rate
+        self.bytes += (stats.tcp_sent_bytes_per_s or 0.0) + (stats.tcp_received_bytes_per_s or 0.0)
+
+
+def _side_verdict(side: _Side | None, tolerances: Tolerances) -> Verdict | None:
+    """``None`` when the side carried nothing."""
+    if side is None or (side.rate <= 0.0 and side.bytes <= 0.0):
+        return None
+    if side.rate > 0.0:
+        return judge(side.rate, tuple(side.counts), tolerances)
+    return _HEALTHY
+
+
+def _carries(side: _Side | None) -> bool:
+    return side is not None and (side.rate > 0.0 or side.bytes > 0.0)
+
+
+def _worst(verdicts: list[Verdict]) -> Verdict:
+    return max(verdicts, key=lambda verdict: _SEVERITY[verdict.health])
+
+
+def assess(graph: MeshGraph, rules: HealthRules) -> MeshGraph:
+    """A copy of ``graph`` with ``node_health`` and ``edge_health`` filled for every id.
+
+    Edges: requests judged with their target's tolerances; TCP-only edges with bytes are healthy;
+    no traffic is idle. Nodes: the worst of inbound requests and, for workload and app nodes,
+    outbound requests; a node whose only traffic cannot be judged this way (e.g. the ``unknown``
+    source, which only sends) is ``unknown``; without traffic ``idle``. App group nodes take the
+    worst of their members.
+    """
+    nodes = graph.nodes
+    tolerance_cache: dict[str, Tolerances] = {}
+
+    def tolerances_of(node_id: str) -> Tolerances:
+        found = tolerance_cache.get(node_id)
+        if found is None:
+            found = rules.for_node(nodes.get(node_id)) if rules.rules else rules.defaults
+            tolerance_cache[node_id] = found
+        return found
+
+    edge_health: dict[str, Verdict] = {}
+    inbound: dict[str, _Side] = {}
+    outbound: dict[str, _Side] = {}
+    for edge_id, edge in graph.edges.items():
+        stats = edge.stats
+        if stats.request_rate > 0.0:
+            edge_health[edge_id] = judge(stats.request_rate, _counts(edge), tolerances_of(edge.target))
+        elif stats.tcp_sent_bytes_per_s or stats.tcp_received_bytes_per_s:
+            edge_health[edge_id] = _HEALTHY
+        else:
+            edge_health[edge_id] = _IDLE
+        side = inbound.get(edge.target)
+        if side is None:
+            side = inbound[edge.target] = _Side()
+        side.add(edge)
+        side = outbound.get(edge.source)
+        if side is None:
+            side = outbound[edge.source] = _Side()
+        side.add(edge)
+
+    node_health: dict[str, Verdict] = {}
+    members: dict[str, list[Verdict]] = {}
+    for node_id, node in nodes.items():
+        if node.is_group:
+            continue
+        tolerances = tolerances_of(node_id)
+        judged = [_side_verdict(inbound.get(node_id), tolerances)]
+        if node.kind in (NodeKind.WORKLOAD, NodeKind.APP):
+            judged.append(_side_verdict(outbound.get(node_id), tolerances))
+        verdicts = [verdict for verdict in judged if verdict is not None]
+        if verdicts:
+            verdict = _worst(verdicts)
+        elif _carries(inbound.get(node_id)) or _carries(outbound.get(node_id)):
+            verdict = _UNKNOWN
+        else:
+            verdict = _IDLE
+        node_health[node_id] = verdict
+        if node.parent is not None:
+            members.setdefault(node.parent, []).append(verdict)
+    for node_id, node in nodes.items():
+        if node.is_group:
+            node_health[node_id] = _worst(members[node_id]) if node_id in members else _IDLE
+    return dataclasses.replace(graph, node_health=node_health, edge_health=edge_health)

@@ -1,0 +1,91 @@
+"""Prometheus' ``histogram_quantile`` for classic (``le``) buckets, in plain Python.
+
+Same algorithm as Prometheus 2.x ``bucketQuantile``: sort by upper bound, merge equal bounds,
+force cumulative counts to be monotonic, find the bucket holding rank ``q * count`` and
+interpolate linearly inside it (the lowest bucket from 0 when its bound is positive).
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+
+
+def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """The ``q``-quantile of a histogram given as ``(upper_bound, cumulative_count)`` pairs.
+
+    ``buckets`` may come in any order and must include the ``+Inf`` bucket (its count is the
+    total). Returns ``None`` where Prometheus returns NaN: ``q`` is NaN, no ``+Inf`` bucket,
+    fewer than two buckets, or no observations. ``q < 0`` gives ``-inf`` and ``q > 1`` ``+inf``,
+    as in Prometheus. A rank that falls in the ``+Inf`` bucket yields the highest finite bound.
+    Never raises for finite counts.
+    """
+    return histogram_quantiles((q,), buckets)[0]
+
+
+def histogram_quantiles(qs: tuple[float, ...], buckets: list[tuple[float, float]]) -> list[float | None]:
+    """``histogram_quantile`` for each of ``qs`` over the same buckets, preparing them once."""
+    prepared = _prepare(buckets)
+    return [_quantile(q, prepared) for q in qs]
+
+
+def _prepare(buckets: list[tuple[float, float]]) -> tuple[list[float], list[float]] | None:
+    """Sorted bounds and monotonic cumulative counts, or ``None`` when no quantile exists."""
+    if not buckets:
+        return None
+    ordered = sorted(buckets)
+    if not math.isinf(ordered[-1][0]) or ordered[-1][0] < 0:
+        return None
+    # Equal bounds (e.g. the same bucket from two series) are one bucket.
+    bounds: list[float] = []
+    counts: list[float] = []
+    for bound, count in ordered:
+        if bounds and bounds[-1] == bound:
+            counts[-1] += count
+        else:
+            bounds.append(bound)
+            counts.append(count)
+    # Counts are cumulative, so a dip is an artefact of rate() over resets or scrapes taken at
+    # different moments; Prometheus lifts each count to the largest one below it.
+    highest = -math.inf
+    for i, count in enumerate(counts):
+        if count > highest:
+            highest = count
+        elif count < highest:
+            counts[i] = highest
+    if len(bounds) < 2:
+        return None
+    observations = counts[-1]
+    if observations == 0 or math.isnan(observations):
+        return None
+    return bounds, counts
+
+
+def _quantile(q: float, prepared: tuple[list[float], list[float]] | None) -> float | None:
+    if math.isnan(q):
+        return None
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    if prepared is None:
+        return None
+    bounds, counts = prepared
+    rank = q * counts[-1]
+    # The first bucket (excluding +Inf) whose cumulative count reaches the rank.
+    b = bisect_left(counts, rank, 0, len(counts) - 1)
+    if b == len(bounds) - 1:
+        return bounds[-2]
+    if b == 0 and bounds[0] <= 0:
+        return bounds[0]
+    start = 0.0
+    end = bounds[b]
+    count = counts[b]
+    if b > 0:
+        start = bounds[b - 1]
+        count -= counts[b - 1]
+        rank -= counts[b - 1]
+    if count == 0:
+        # q = 0 with an empty lowest bucket: Go computes 0/0, i.e. NaN.
+        return None
+    return start + (end - start) * (rank / count)

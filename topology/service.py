@@ -1,0 +1,197 @@
+"""Reading the mesh graph: telemetry source → pure graph core → wire JSON.
+
+This is the only place that decides where telemetry comes from and how reads are shared:
+
+* a request for "now" shares one telemetry read per (window, namespaces) with every other
+  request made within ``MESHUI_GRAPH_CACHE_TTL_S`` — and concurrent requests wait for the
+  one read in flight instead of starting their own — so a thousand viewers cost Prometheus
+  what one does;
+* a request with an explicit ``query_time`` is always read from the source for that time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from django.conf import settings
+
+from metrics.errors import PrometheusNotConfigured
+from topology.graph.build import build_graph
+from topology.graph.health import HealthRules, assess, default_health_rules, parse_health_rules
+from topology.graph.telemetry import MeshTelemetry, TelemetrySource
+from topology.graph.types import GraphOptions, GraphType, Health, MeshGraph
+from topology.graph.wire import graph_to_wire
+
+from .api.params import GraphRequest
+
+
+def telemetry_source() -> TelemetrySource:
+    """The configured telemetry source.
+
+    Raises ``PrometheusNotConfigured`` while ``MESHUI_PROMETHEUS_URL`` is unset (the built-in
+    demo mesh arrives with the live-graph issue).
+    """
+    if not settings.PROMETHEUS["URL"]:
+        raise PrometheusNotConfigured(
+            "No Prometheus is configured: set MESHUI_PROMETHEUS_URL to the Prometheus (or Thanos, Mimir)"
+            " that scrapes your Istio proxies."
+        )
+    from metrics.client import PrometheusClient
+    from metrics.reader import PrometheusTelemetrySource
+
+    return PrometheusTelemetrySource(PrometheusClient.from_settings())
+
+
+@lru_cache(maxsize=1)
+def health_rules() -> HealthRules:
+    """Health tolerances: ``MESHUI_HEALTH_RULES_FILE`` when set, else Kiali's defaults.
+
+    Raises ``ValueError`` naming the bad key when the file is invalid (the system check
+    ``meshui.E001`` reports it at start-up).
+    """
+    path = settings.HEALTH_RULES_FILE
+    if not path:
+        return default_health_rules()
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a mapping at the top level")
+    return parse_health_rules(data)
+
+
+@dataclass(slots=True)
+class _Entry:
+    done: threading.Event
+    expires_at: float = 0.0
+    telemetry: MeshTelemetry | None = None
+    error: BaseException | None = None
+
+
+class SharedReads:
+    """Single-flight, briefly cached telemetry reads keyed by (window, namespaces).
+
+    ``get(key, read)`` returns the cached telemetry when it is younger than ``ttl_s``; when
+    another thread is already reading the same key it waits for that read; otherwise it calls
+    ``read()``. A failed read is shared with the waiters but never cached.
+    """
+
+    def __init__(self, ttl_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._entries: dict[tuple, _Entry] = {}
+
+    def get(self, key: tuple, read: Callable[[], MeshTelemetry]) -> MeshTelemetry:
+        with self._lock:
+            entry = self._entries.get(key)
+            now = self._clock()
+            if entry is not None and entry.done.is_set() and (entry.error or entry.expires_at <= now):
+                entry = None
+            owner = entry is None
+            if owner:
+                entry = _Entry(done=threading.Event())
+                self._entries[key] = entry
+                self._evict(now)
+        if not owner:
+            entry.done.wait()
+            if entry.error is not None:
+                raise entry.error
+            return entry.telemetry  # type: ignore[return-value]
+        try:
+            entry.telemetry = read()
+            entry.expires_at = self._clock() + self._ttl_s
+            return entry.telemetry
+        except BaseException as exc:
+            entry.error = exc
+            with self._lock:
+                if self._entries.get(key) is entry:
+                    del self._entries[key]
+            raise
+        finally:
+            entry.done.set()
+
+    def _evict(self, now: float) -> None:
+        stale = [k for k, e in self._entries.items() if e.done.is_set() and e.expires_at <= now]
+        for k in stale:
+            del self._entries[k]
+
+
+_shared_reads = SharedReads(ttl_s=settings.GRAPH_CACHE_TTL_S)
+
+
+def read_telemetry(
+    *, window_s: int, query_time: float | None, namespaces: frozenset[str] | None
+) -> MeshTelemetry:
+    """Telemetry for the window ending at ``query_time`` (now when ``None``).
+
+    Raises the telemetry source's named errors (``PrometheusUnavailable`` and friends).
+    """
+    source = telemetry_source()
+    if query_time is not None:
+        return source.read(query_time=query_time, window_s=window_s, namespaces=namespaces)
+    key = (window_s, namespaces)
+    return _shared_reads.get(
+        key, lambda: source.read(query_time=float(int(time.time())), window_s=window_s, namespaces=namespaces)
+    )
+
+
+def read_graph(request: GraphRequest) -> dict:
+    """The API JSON of the graph described by ``request`` (see docs/api.md)."""
+    telemetry = read_telemetry(
+        window_s=request.window_s, query_time=request.query_time, namespaces=request.namespaces
+    )
+    graph = build_graph(
+        telemetry,
+        GraphOptions(
+            graph_type=request.graph_type,
+            namespaces=request.namespaces,
+            include_idle=request.include_idle,
+            inject_service_nodes=request.inject_service_nodes,
+        ),
+    )
+    graph = assess(graph, health_rules())
+    return graph_to_wire(
+        graph, query_time=telemetry.query_time, window_s=telemetry.window_s, warnings=list(telemetry.warnings)
+    )
+
+
+_HEALTH_ORDER = [Health.FAILING, Health.DEGRADED, Health.HEALTHY, Health.IDLE, Health.UNKNOWN]
+
+
+def namespace_health(graph: MeshGraph) -> list[dict]:
+    """Per namespace seen in an assessed ``graph``: its node count per health state and the worst state.
+
+    Only nodes that belong to a namespace count (unknown sources and external hosts do not),
+    and app group nodes are not counted twice.
+    """
+    counts: dict[str, dict[str, int]] = {}
+    for node_id, node in graph.nodes.items():
+        if not node.namespace or node.namespace == "unknown" or node.is_group:
+            continue
+        per_state = counts.setdefault(node.namespace, {state.value: 0 for state in Health})
+        per_state[graph.node_health[node_id].health.value] += 1
+    result = []
+    for name in sorted(counts):
+        per_state = counts[name]
+        worst = next((s for s in _HEALTH_ORDER if per_state[s.value] > 0), Health.UNKNOWN)
+        result.append({"name": name, "health": worst.value, "counts": per_state})
+    return result
+
+
+def read_namespaces(*, window_s: int, query_time: float | None) -> dict:
+    """The namespaces seen in telemetry over the window, each with its health."""
+    telemetry = read_telemetry(window_s=window_s, query_time=query_time, namespaces=None)
+    graph = assess(
+        build_graph(telemetry, GraphOptions(graph_type=GraphType.WORKLOAD)), health_rules()
+    )
+    return {
+        "window_s": telemetry.window_s,
+        "query_time": telemetry.query_time,
+        "namespaces": namespace_health(graph),
+        "warnings": list(telemetry.warnings),
+    }
