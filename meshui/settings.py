@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "metrics",
     "topology",
     "traces",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -181,6 +182,13 @@ PROMETHEUS = {
     "SCOPE": env_label_matchers("MESHUI_PROMETHEUS_SCOPE"),
 }
 JAEGER = {"URL": env_url("MESHUI_JAEGER_URL")}
+
+# The built-in demo mesh is the telemetry source while MESHUI_PROMETHEUS_URL is unset.
+# 0 = Bookinfo plus a second namespace; N >= 2 = a synthetic mesh of N services (scale tests).
+DEMO_SIZE = env_int("MESHUI_DEMO_SIZE", 0, minimum=0, maximum=20000)
+if DEMO_SIZE == 1:
+    raise ImproperlyConfigured("MESHUI_DEMO_SIZE=1 is not valid: expected 0 (Bookinfo) or at least 2 services.")
+DEMO_SEED = env_int("MESHUI_DEMO_SEED", 1, minimum=0)
 
 # --- Product behaviour -----------------------------------------------------------------
 ANONYMOUS_READ = env_bool("MESHUI_ANONYMOUS_READ", False)

@@ -21,7 +21,6 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
-from metrics.errors import PrometheusNotConfigured
 from topology.graph.build import build_graph
 from topology.graph.health import HealthRules, assess, default_health_rules, parse_health_rules
 from topology.graph.telemetry import MeshTelemetry, TelemetrySource
@@ -32,20 +31,27 @@ from .api.params import GraphRequest
 
 
 def telemetry_source() -> TelemetrySource:
-    """The configured telemetry source.
-
-    Raises ``PrometheusNotConfigured`` while ``MESHUI_PROMETHEUS_URL`` is unset (the built-in
-    demo mesh arrives with the live-graph issue).
-    """
+    """The configured telemetry source: Prometheus when ``MESHUI_PROMETHEUS_URL`` is set,
+    otherwise the built-in demo mesh (``MESHUI_DEMO_SIZE``, ``MESHUI_DEMO_SEED``)."""
     if not settings.PROMETHEUS["URL"]:
-        raise PrometheusNotConfigured(
-            "No Prometheus is configured: set MESHUI_PROMETHEUS_URL to the Prometheus (or Thanos, Mimir)"
-            " that scrapes your Istio proxies."
-        )
+        return _demo_source(settings.DEMO_SIZE, settings.DEMO_SEED)
     from metrics.client import PrometheusClient
     from metrics.reader import PrometheusTelemetrySource
 
     return PrometheusTelemetrySource(PrometheusClient.from_settings())
+
+
+def is_demo() -> bool:
+    """True while the built-in demo mesh is the telemetry source."""
+    return not settings.PROMETHEUS["URL"]
+
+
+@lru_cache(maxsize=2)
+def _demo_source(size: int, seed: int) -> TelemetrySource:
+    # Kept: building a synthetic mesh of a thousand services takes a noticeable fraction of a second.
+    from demo.source import DemoTelemetrySource, demo_mesh
+
+    return DemoTelemetrySource(demo_mesh(size, seed), seed=seed)
 
 
 @lru_cache(maxsize=1)

@@ -192,13 +192,12 @@ def test_anonymous_reads_are_refused_unless_anonymous_read_is_on(settings, shop_
     assert allowed.status_code == 200
 
 
-def test_without_prometheus_the_graph_says_it_is_not_configured(viewer_client, settings):
+def test_without_prometheus_the_graph_comes_from_the_demo_mesh(viewer_client, settings):
     # given
     settings.PROMETHEUS = {**settings.PROMETHEUS, "URL": ""}
     # when
-    response = viewer_client.get("/api/v1/graph")
+    response = viewer_client.get("/api/v1/graph", {"namespaces": "bookinfo", "query_time": str(QUERY_TIME)})
     # then
-    assert response.status_code == 503
-    error = response.json()["error"]
-    assert error["code"] == "prometheus_not_configured"
-    assert "MESHUI_PROMETHEUS_URL" in error["message"]
+    assert response.status_code == 200
+    names = {node["name"] for node in response.json()["nodes"]}
+    assert {"productpage-v1", "details-v1", "reviews-v1", "reviews-v2", "reviews-v3", "ratings-v1"} <= names

@@ -1,0 +1,1 @@
+"""The built-in demo mesh: the telemetry meshui shows when no Prometheus is configured."""
