@@ -1,4 +1,8 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels (added with the live graph)."""
+"""ASGI entry point: HTTP through Django, websockets (``/ws/graph/``) through Channels.
+
+Websockets pass ``AllowedHostsOriginValidator`` (Origin must match ``MESHUI_ALLOWED_HOSTS``)
+and the session-or-bearer-token authentication of ``topology.consumers``.
+"""
 
 import os
 
@@ -10,4 +14,6 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (Django must be set up first)
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from topology.routing import websocket_application  # noqa: E402
+
+application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})

@@ -88,33 +88,12 @@ def register_error(
     _REGISTRY[exc_type] = ErrorMapping(code, status, field, detail_attributes)
 
 
-_prometheus_registered = False
+def mapping_of(exc: BaseException) -> ErrorMapping | None:
+    """The registered mapping of ``exc`` (most specific class first), or ``None``.
 
-
-def _register_prometheus_errors() -> None:
-    """Map ``metrics.errors`` once it can be imported (the metrics app may be absent)."""
-    global _prometheus_registered
-    if _prometheus_registered:
-        return
-    try:
-        from metrics import errors as prometheus_errors
-    except ImportError:
-        return
-    mappings = {
-        "PrometheusUnavailable": ErrorMapping("prometheus_unavailable", 503, None, ("reason", "host")),
-        "PrometheusNotConfigured": ErrorMapping("prometheus_not_configured", 503),
-        "PrometheusQueryLimit": ErrorMapping("query_limit", 400, "window", ("limit", "error_type")),
-        "PrometheusQueryError": ErrorMapping("prometheus_query_error", 502, None, ("error_type",)),
-    }
-    for name, mapping in mappings.items():
-        exc_type = getattr(prometheus_errors, name, None)
-        if isinstance(exc_type, type) and issubclass(exc_type, BaseException):
-            _REGISTRY.setdefault(exc_type, mapping)
-    _prometheus_registered = True
-
-
-def _registered_mapping(exc: BaseException) -> ErrorMapping | None:
-    _register_prometheus_errors()
+    Used by the API handler and by the live graph's status frames, so both name an upstream
+    failure with the same code.
+    """
     for klass in type(exc).__mro__:
         if klass in _REGISTRY:
             return _REGISTRY[klass]
@@ -202,7 +181,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         return _api_exception_response(exc)
     if isinstance(exc, MeshuiError):
         return Response(envelope(exc.code, exc.message, exc.field, exc.details), status=exc.status)
-    mapping = _registered_mapping(exc)
+    mapping = mapping_of(exc)
     if mapping is not None:
         message = str(exc) or mapping.code.replace("_", " ")
         details = {

@@ -151,7 +151,7 @@ def read_graph(request: GraphRequest) -> dict:
     telemetry = read_telemetry(
         window_s=request.window_s, query_time=request.query_time, namespaces=request.namespaces
     )
-    graph = build_graph(
+    return graph_document(
         telemetry,
         GraphOptions(
             graph_type=request.graph_type,
@@ -160,7 +160,11 @@ def read_graph(request: GraphRequest) -> dict:
             inject_service_nodes=request.inject_service_nodes,
         ),
     )
-    graph = assess(graph, health_rules())
+
+
+def graph_document(telemetry: MeshTelemetry, options: GraphOptions) -> dict:
+    """The API JSON of the graph ``options`` describes, built from ``telemetry`` and assessed."""
+    graph = assess(build_graph(telemetry, options), health_rules())
     return graph_to_wire(
         graph, query_time=telemetry.query_time, window_s=telemetry.window_s, warnings=list(telemetry.warnings)
     )
