@@ -191,18 +191,18 @@ def test_grpc_calls_carry_grpc_statuses_with_occasional_errors():
     # given a quiet ten minutes of the demo
     source = DemoTelemetrySource()
     telemetry = source.read(query_time=quiet_time(source), window_s=600, namespaces=frozenset({"shop"}))
-    # when the destination reports of calls to catalog are taken
-    catalog = [
+    # when the destination reports of calls to checkout are taken
+    checkout = [
         s
         for s in telemetry.requests
-        if s.labels["destination_service_name"] == "catalog" and s.labels["reporter"] == "destination"
+        if s.labels["destination_service_name"] == "checkout" and s.labels["reporter"] == "destination"
     ]
-    # then they are gRPC with status 0 and 1 % status 5
-    assert {s.labels["request_protocol"] for s in catalog} == {"grpc"}
-    statuses = {s.labels["grpc_response_status"] for s in catalog}
-    assert statuses == {"0", "5"}
-    errors = sum(s.value for s in catalog if s.labels["grpc_response_status"] == "5")
-    assert errors / sum(s.value for s in catalog) == pytest.approx(0.01, rel=1e-9)
+    # then they are gRPC with status 0 and 2 % status 14 (UNAVAILABLE)
+    assert {s.labels["request_protocol"] for s in checkout} == {"grpc"}
+    statuses = {s.labels["grpc_response_status"] for s in checkout}
+    assert statuses == {"0", "14"}
+    errors = sum(s.value for s in checkout if s.labels["grpc_response_status"] == "14")
+    assert errors / sum(s.value for s in checkout) == pytest.approx(0.02, rel=1e-9)
 
 
 def test_ratings_fails_one_and_a_half_percent_and_details_answers_some_404s():
