@@ -35,6 +35,13 @@ def telemetry_source() -> TelemetrySource:
     otherwise the built-in demo mesh (``MESHUI_DEMO_SIZE``, ``MESHUI_DEMO_SEED``)."""
     if not settings.PROMETHEUS["URL"]:
         return _demo_source(settings.DEMO_SIZE, settings.DEMO_SEED)
+    return _prometheus_source(tuple(sorted((k, str(v)) for k, v in settings.PROMETHEUS.items())))
+
+
+@lru_cache(maxsize=4)
+def _prometheus_source(config: tuple[tuple[str, str], ...]) -> TelemetrySource:
+    # One client per configuration, so its HTTP connections are reused between reads; the
+    # configuration is the cache key, so a changed setting (in tests) gets a new client.
     from metrics.client import PrometheusClient
     from metrics.reader import PrometheusTelemetrySource
 

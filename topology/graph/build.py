@@ -11,7 +11,16 @@ The build runs in three passes, each linear in its input:
    requested graph type, dropping traffic outside the selected namespaces.
 3. **Sum.** Add each kept series into its graph edge and turn the sums into ``EdgeStats``.
 
-Keys are tuples of label values taken with ``operator.itemgetter``; no per-sample dict is built.
+Keys are tuples of label values: ``Sample.identity`` when the source precomputed it (the
+Prometheus reader does), else taken from the labels with ``operator.itemgetter``; no per-sample
+dict is built.
+
+A destination service whose cluster Istio did not know (``destination_cluster="unknown"``, as
+the source proxy reports requests that never reached a destination: FI, UF, NR) is placed in the
+cluster where the same service (namespace and name) was seen by other reports — the source's own
+cluster when it is one of them, else the first by name — and, when it was seen nowhere, in the
+source's cluster (a service named ``unknown`` — no route — stays without cluster). One service is
+then one node, whichever proxy reported its traffic.
 """
 
 from __future__ import annotations
@@ -21,12 +30,11 @@ import math
 from collections.abc import Iterable
 from operator import itemgetter
 
-from topology.graph.quantile import histogram_quantiles
-from topology.graph.telemetry import EDGE_LABELS, MeshTelemetry, Sample
+from topology.graph.quantile import quantile_of_prepared
+from topology.graph.telemetry import IDENTITY_LABELS, MeshTelemetry, Sample, never_reached
 from topology.graph.types import Edge, EdgeStats, GraphOptions, GraphType, Latency, MeshGraph, Node, NodeKind
 
-# The edge identity: EDGE_LABELS without "reporter", in EDGE_LABELS order.
-IDENTITY_LABELS: tuple[str, ...] = tuple(name for name in EDGE_LABELS if name != "reporter")
+__all__ = ["DESTINATION_REPORTERS", "IDENTITY_LABELS", "build_graph", "stable_id"]
 (
     _S_CLUSTER,
     _S_NS,
@@ -72,6 +80,11 @@ def _identity(labels: dict[str, str]) -> tuple[str, ...]:
         return _identity_of(labels)
     except KeyError:
         return tuple(labels.get(name, "") for name in IDENTITY_LABELS)
+
+
+def _identity_of_sample(sample: Sample) -> tuple[str, ...]:
+    ident = sample.identity
+    return _identity(sample.labels) if ident is None else ident
 
 
 def _outcome(labels: dict[str, str]) -> tuple[str, str, str]:
@@ -146,8 +159,15 @@ def _classify(outcome: tuple[str, str, str], grpc: bool) -> int:
 class _Placer:
     """Maps an edge identity to graph nodes for one graph type; registers the nodes it names."""
 
-    def __init__(self, options: GraphOptions, dest_services: set[tuple[str, str, str]]) -> None:
+    def __init__(
+        self,
+        options: GraphOptions,
+        dest_services: set[tuple[str, str, str]],
+        identities: tuple[Iterable[tuple[str, ...]], ...] = (),
+    ) -> None:
         self.graph_type = options.graph_type
+        self.identities = identities
+        self.service_clusters: dict[tuple[str, str], set[str]] | None = None
         self.inject = options.inject_service_nodes and options.graph_type != GraphType.SERVICE
         self.selected = options.namespaces
         self.dest_services = dest_services
@@ -180,7 +200,7 @@ class _Placer:
         ):
             return ((source, self._external(host if host not in _UNSET else svc_name)),)
         if dest_workload in _UNSET:
-            return ((source, self._service(ident[_D_CLUSTER], ident[_D_SVC_NS], svc_name or host)),)
+            return ((source, self._service(self._dest_cluster(ident), ident[_D_SVC_NS], svc_name or host)),)
         if self.graph_type == GraphType.SERVICE and svc_name:
             return ((source, self._service(ident[_D_CLUSTER], ident[_D_SVC_NS], svc_name)),)
         target = self._destination_workload(ident)
@@ -188,6 +208,27 @@ class _Placer:
             service = self._service(ident[_D_CLUSTER], ident[_D_SVC_NS], svc_name)
             return ((source, service), (service, target))
         return ((source, target),)
+
+    def _dest_cluster(self, ident: tuple[str, ...]) -> str:
+        """The destination cluster, or for an unknown one the cluster the service was seen in."""
+        cluster = ident[_D_CLUSTER]
+        name = ident[_D_SVC_NAME] or ident[_D_SVC]
+        if cluster not in _UNSET or name in _UNSET:
+            # No route (every destination label unknown) is no service of any cluster.
+            return cluster
+        if self.service_clusters is None:
+            seen: dict[tuple[str, str], set[str]] = {}
+            for identities in self.identities:
+                for other in identities:
+                    if other[_D_CLUSTER] not in _UNSET:
+                        name = other[_D_SVC_NAME] or other[_D_SVC]
+                        seen.setdefault((other[_D_SVC_NS], name), set()).add(other[_D_CLUSTER])
+            self.service_clusters = seen
+        known = self.service_clusters.get((ident[_D_SVC_NS], name))
+        source = ident[_S_CLUSTER]
+        if known and source not in known:
+            return min(known)
+        return source
 
     def _source(self, ident: tuple[str, ...]) -> tuple:
         workload = ident[_S_WL]
@@ -288,12 +329,15 @@ def _pick_requests(samples: Iterable[Sample]) -> tuple[dict, dict]:
     dest: dict[tuple, dict[tuple, float]] = {}
     src: dict[tuple, dict[tuple, float]] = {}
     mtls: dict[tuple, list[float]] = {}
+    destination_reporters = DESTINATION_REPORTERS
     for sample in samples:
         labels = sample.labels
         value = sample.value
-        ident = _identity(labels)
+        ident = sample.identity
+        if ident is None:
+            ident = _identity(labels)
         outcome = _outcome(labels)
-        if labels.get("reporter") in DESTINATION_REPORTERS:
+        if labels.get("reporter") in destination_reporters:
             per = dest.get(ident)
             if per is None:
                 per = dest[ident] = {}
@@ -313,8 +357,9 @@ def _pick_requests(samples: Iterable[Sample]) -> tuple[dict, dict]:
         if chosen is None:
             dest[ident] = outcomes
             continue
+        # The destination saw this edge: the source adds only what never reached it.
         for outcome, value in outcomes.items():
-            if outcome not in chosen:
+            if outcome not in chosen and never_reached(outcome[2]):
                 chosen[outcome] = value
     return dest, mtls
 
@@ -328,17 +373,20 @@ def _pick_per_identity(samples: Iterable[Sample], with_le: bool) -> dict[tuple, 
     destination_reporters = DESTINATION_REPORTERS
     for sample in samples:
         labels = sample.labels
-        try:
-            ident = identity_of(labels)
-        except KeyError:
-            ident = _identity(labels)
+        ident = sample.identity
+        if ident is None:
+            try:
+                ident = identity_of(labels)
+            except KeyError:
+                ident = _identity(labels)
         side = dest if labels.get("reporter") in destination_reporters else src
         if with_le:
             per = side.get(ident)
             if per is None:
-                per = side[ident] = {}
-            le = labels.get("le", "")
-            per[le] = per.get(le, 0.0) + sample.value
+                side[ident] = {labels.get("le", ""): 0.0 + sample.value}
+            else:
+                le = labels.get("le", "")
+                per[le] = per.get(le, 0.0) + sample.value
         else:
             side[ident] = side.get(ident, 0.0) + sample.value
     for ident, value in src.items():
@@ -354,7 +402,7 @@ def _pick_tcp(samples: Iterable[Sample]) -> tuple[dict[tuple, float], dict[tuple
     mtls: dict[tuple, list[float]] = {}
     for sample in samples:
         labels = sample.labels
-        ident = _identity(labels)
+        ident = _identity_of_sample(sample)
         value = sample.value
         if labels.get("reporter") in DESTINATION_REPORTERS:
             dest[ident] = dest.get(ident, 0.0) + value
@@ -378,7 +426,6 @@ def _protocol(ident: tuple[str, ...]) -> str:
 
 
 _LE_VALUES: dict[str, float | None] = {}
-_QUANTILES = (0.5, 0.95, 0.99)
 
 
 def _le_value(le: str) -> float | None:
@@ -393,20 +440,72 @@ def _le_value(le: str) -> float | None:
     return value
 
 
-def _latency(buckets: dict[str, float], dur_sum: float) -> Latency | None:
-    pairs = []
-    count = 0.0
-    for le, value in buckets.items():
+# A histogram layout: its bounds in order (equal bounds merged, unparseable and NaN ones left
+# out); for each bound the positions of its ``le`` spellings among the histogram's keys; and,
+# when every bound has one spelling (the usual case), those positions as one flat list.
+_Layout = tuple[list[float], list[tuple[int, ...]], list[int] | None]
+
+
+def _layout(les: tuple[str, ...]) -> _Layout:
+    by_bound: dict[float, list[int]] = {}
+    for position, le in enumerate(les):
         bound = _le_value(le)
-        if bound is None:
-            continue
-        pairs.append((bound, value))
-        if bound == math.inf:
-            count += value
+        if bound is not None and bound == bound:
+            by_bound.setdefault(bound, []).append(position)
+    ordered = sorted(by_bound)
+    positions = [tuple(by_bound[bound]) for bound in ordered]
+    flat = [at[0] for at in positions] if all(len(at) == 1 for at in positions) else None
+    return ordered, positions, flat
+
+
+def _merged_counts(values: list[float], positions: list[tuple[int, ...]]) -> list[float]:
+    """One count per bound; equal bounds are one bucket, summed in ascending order as
+    ``quantile.histogram_quantiles`` does."""
+    counts = []
+    for at in positions:
+        if len(at) == 1:
+            counts.append(values[at[0]])
+        else:
+            present = sorted(values[i] for i in at)
+            value = present[0]
+            for other in present[1:]:
+                value += other
+            counts.append(value)
+    return counts
+
+
+def _latency(buckets: dict[str, float], dur_sum: float, layouts: dict[tuple[str, ...], _Layout]) -> Latency | None:
+    """Quantiles and mean of one edge's merged histogram, as ``quantile.histogram_quantiles``
+    computes them. ``layouts`` caches, per tuple of ``le`` keys (most edges share one), the
+    order of the bounds, so each edge needs no parsing, sorting or merging of its own."""
+    les = tuple(buckets)
+    layout = layouts.get(les)
+    if layout is None:
+        layout = layouts[les] = _layout(les)
+    bounds, positions, flat = layout
+    if not bounds or bounds[-1] != math.inf:
+        return None
+    values = list(buckets.values())
+    counts = [values[i] for i in flat] if flat is not None else _merged_counts(values, positions)
+    count = counts[-1]
     if count <= 0:
         return None
-    p50, p95, p99 = histogram_quantiles(_QUANTILES, pairs)
-    return Latency(p50=p50, p95=p95, p99=p99, avg=dur_sum / count)
+    # Cumulative counts never dip: lift each to the largest below it (Prometheus does the same).
+    highest = -math.inf
+    for index, value in enumerate(counts):
+        if value > highest:
+            highest = value
+        elif value < highest:
+            counts[index] = highest
+    if len(bounds) < 2 or math.isnan(counts[-1]):
+        return Latency(p50=None, p95=None, p99=None, avg=dur_sum / count)
+    prepared = (bounds, counts)
+    return Latency(
+        p50=quantile_of_prepared(0.5, prepared),
+        p95=quantile_of_prepared(0.95, prepared),
+        p99=quantile_of_prepared(0.99, prepared),
+        avg=dur_sum / count,
+    )
 
 
 def build_graph(telemetry: MeshTelemetry, options: GraphOptions) -> MeshGraph:
@@ -430,12 +529,19 @@ def build_graph(telemetry: MeshTelemetry, options: GraphOptions) -> MeshGraph:
             for ident in source:
                 if ident[_D_SVC_NAME] and ident[_D_WL] not in _UNSET:
                     dest_services.add((ident[_D_CLUSTER], ident[_D_SVC_NS], ident[_D_SVC_NAME]))
-    placer = _Placer(options, dest_services)
+    placer = _Placer(options, dest_services, (requests, sent, received))
     accs: dict[tuple, _Acc] = {}
 
+    # The graph edges of each identity, found once (requests and histograms share identities).
+    found_edges: tuple[dict[tuple[str, ...], list[_Acc]], dict[tuple[str, ...], list[_Acc]]] = ({}, {})
+
     def edges_of(ident: tuple[str, ...], tcp: bool) -> list[_Acc]:
+        known = found_edges[tcp]
+        found = known.get(ident)
+        if found is not None:
+            return found
         protocol = "tcp" if tcp else _protocol(ident)
-        found = []
+        found = known[ident] = []
         for source, target in placer.place(ident):
             key = (source, target, protocol)
             acc = accs.get(key)
@@ -444,17 +550,19 @@ def build_graph(telemetry: MeshTelemetry, options: GraphOptions) -> MeshGraph:
             found.append(acc)
         return found
 
-    class_cache: dict[tuple[tuple[str, str, str], bool], int] = {}
+    # Outcome class per outcome, one table for gRPC identities and one for the others.
+    class_caches: tuple[dict[tuple[str, str, str], int], dict[tuple[str, str, str], int]] = ({}, {})
     for ident, outcomes in requests.items():
         targets = edges_of(ident, tcp=False)
         if not targets:
             continue
         grpc = ident[_PROTO] == "grpc"
+        class_cache = class_caches[grpc]
         pair = req_mtls.get(ident)
         for outcome, value in outcomes.items():
-            cls = class_cache.get((outcome, grpc))
+            cls = class_cache.get(outcome)
             if cls is None:
-                cls = class_cache[(outcome, grpc)] = _classify(outcome, grpc)
+                cls = class_cache[outcome] = _classify(outcome, grpc)
             code, grpc_status, flag = outcome
             for acc in targets:
                 acc.rate += value
@@ -491,9 +599,9 @@ def build_graph(telemetry: MeshTelemetry, options: GraphOptions) -> MeshGraph:
     return _assemble(accs, placer, options)
 
 
-def _stats(acc: _Acc, tcp: bool) -> EdgeStats:
+def _stats(acc: _Acc, tcp: bool, layouts: dict[tuple[str, ...], _Layout]) -> EdgeStats:
     classes = acc.classes
-    latency = _latency(acc.buckets, acc.dur_sum) if acc.buckets else None
+    latency = _latency(acc.buckets, acc.dur_sum, layouts) if acc.buckets else None
     return EdgeStats(
         request_rate=acc.rate,
         http_5xx_rate=classes[_5XX],
@@ -512,6 +620,7 @@ def _stats(acc: _Acc, tcp: bool) -> EdgeStats:
 
 def _assemble(accs: dict[tuple, _Acc], placer: _Placer, options: GraphOptions) -> MeshGraph:
     ids: dict[tuple, str] = {}
+    layouts: dict[tuple[str, ...], _Layout] = {}
 
     def id_of(key: tuple) -> str:
         found = ids.get(key)
@@ -527,7 +636,7 @@ def _assemble(accs: dict[tuple, _Acc], placer: _Placer, options: GraphOptions) -
             continue
         source_id, target_id = id_of(source), id_of(target)
         edge_id = stable_id(f"{source_id}|{target_id}|{protocol}")
-        edges[edge_id] = Edge(edge_id, source_id, target_id, protocol, _stats(acc, tcp))
+        edges[edge_id] = Edge(edge_id, source_id, target_id, protocol, _stats(acc, tcp, layouts))
         used.add(source)
         used.add(target)
 

@@ -26,7 +26,7 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | 
 def histogram_quantiles(qs: tuple[float, ...], buckets: list[tuple[float, float]]) -> list[float | None]:
     """``histogram_quantile`` for each of ``qs`` over the same buckets, preparing them once."""
     prepared = _prepare(buckets)
-    return [_quantile(q, prepared) for q in qs]
+    return [quantile_of_prepared(q, prepared) for q in qs]
 
 
 def _prepare(buckets: list[tuple[float, float]]) -> tuple[list[float], list[float]] | None:
@@ -61,7 +61,12 @@ def _prepare(buckets: list[tuple[float, float]]) -> tuple[list[float], list[floa
     return bounds, counts
 
 
-def _quantile(q: float, prepared: tuple[list[float], list[float]] | None) -> float | None:
+def quantile_of_prepared(q: float, prepared: tuple[list[float], list[float]] | None) -> float | None:
+    """``histogram_quantile(q)`` over buckets already prepared as ``(bounds, cumulative counts)``,
+    sorted by bound with ``+Inf`` last and made monotonic (``None``: no observations).
+
+    For callers that compute several quantiles of many histograms and prepare each once.
+    """
     if math.isnan(q):
         return None
     if q < 0:

@@ -10,12 +10,23 @@ Each ``Sample.value`` is a per-second rate averaged over the window (PromQL ``ra
 requests in requests/s, for histograms in observations/s (buckets) or milliseconds/s (sum),
 for TCP in bytes/s. Label values are Istio's own strings ("unknown" included); a label Istio
 did not emit is absent or ``""``.
+
+A source may precompute a sample's identity (``Sample.identity``: the ``IDENTITY_LABELS``
+values, in that order); its ``labels`` then need not repeat those labels. The builder uses the
+identity when present and reads the labels otherwise, so ``Sample(labels, value)`` keeps working.
+
+A source may also leave out the reports the builder would discard (docs/decisions/0002: per
+identity, the source proxy's report when the destination side reported it too), as the
+Prometheus reader does; it must keep ``reporter``. The builder's rule applied to already
+deduplicated input changes nothing, so both kinds of source yield the same graph.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Protocol
+
+import msgspec
 
 # Who the traffic went from and to: enough to place a request on an edge of every graph type.
 EDGE_LABELS: tuple[str, ...] = (
@@ -36,6 +47,22 @@ EDGE_LABELS: tuple[str, ...] = (
     "request_protocol",
 )
 
+# The series identity of an edge: EDGE_LABELS without "reporter", in EDGE_LABELS order.
+IDENTITY_LABELS: tuple[str, ...] = tuple(name for name in EDGE_LABELS if name != "reporter")
+
+# Envoy response flags of a request that never reached a destination proxy (fault-injected
+# abort, no healthy upstream, connection failure, retries exhausted, overflow, no route, no
+# cluster, rate limited, external authorisation denied). Only the source reports such a
+# request, so the source's report counts even where the destination reported other requests
+# of the same edge; any other source-only outcome (e.g. ``504 UT``, which the destination
+# reports as ``0 DC``) is a request the destination already counted.
+NEVER_REACHED_FLAGS: tuple[str, ...] = ("FI", "UH", "UF", "URX", "UO", "NR", "NC", "RL", "UAEX", "RLSE")
+
+
+def never_reached(response_flags: str) -> bool:
+    """True when ``response_flags`` (comma-separated) marks a request that reached no destination proxy."""
+    return any(flag in NEVER_REACHED_FLAGS for flag in response_flags.split(","))
+
 # istio_requests_total: the edge plus the outcome of each request.
 REQUEST_LABELS: tuple[str, ...] = (
     *EDGE_LABELS,
@@ -55,12 +82,37 @@ DURATION_SUM_LABELS: tuple[str, ...] = EDGE_LABELS
 TCP_LABELS: tuple[str, ...] = (*EDGE_LABELS, "response_flags", "connection_security_policy")
 
 
-@dataclass(frozen=True, slots=True)
-class Sample:
-    """One series of a query result: its grouping labels and its value (a per-second rate)."""
+class Sample(msgspec.Struct, frozen=True, gc=False):
+    """One series of a query result: its grouping labels and its value (a per-second rate).
+
+    ``identity``, when not ``None``, is the tuple of the ``IDENTITY_LABELS`` values of the series
+    (``""`` for an absent label) and wins over whatever ``labels`` says about those labels;
+    ``labels`` must still hold the others (``reporter``, ``le``, the outcome labels...). Built
+    with ``Sample(labels, value)`` the identity is read from ``labels``. A frozen ``msgspec``
+    struct rather than a dataclass: the Prometheus reader creates hundreds of thousands of them
+    per read, four times faster this way; construction, fields and equality are unchanged.
+    Instances are not tracked by the cyclic GC (``gc=False``): a sample holds a dict of strings,
+    a float and a tuple of strings, none of which can lead back to it.
+    """
 
     labels: dict[str, str]
     value: float
+    identity: tuple[str, ...] | None = None
+
+    def label(self, name: str) -> str:
+        """The value of label ``name`` (``""`` when absent), from the identity when there is one."""
+        if self.identity is not None and name in _IDENTITY_INDEX:
+            return self.identity[_IDENTITY_INDEX[name]]
+        return self.labels.get(name, "")
+
+    def all_labels(self) -> dict[str, str]:
+        """Every label of the series as one dict: ``labels`` plus the identity labels, if any."""
+        if self.identity is None:
+            return dict(self.labels)
+        return {**self.labels, **dict(zip(IDENTITY_LABELS, self.identity, strict=True))}
+
+
+_IDENTITY_INDEX: dict[str, int] = {name: index for index, name in enumerate(IDENTITY_LABELS)}
 
 
 @dataclass(slots=True)

@@ -3,6 +3,10 @@
 Numbers are rounded to 4 significant digits: the figures are window averages of sampled
 counters, so more digits carry no information and only bloat a payload of thousands of edges.
 Nodes and edges are listed by id so the same graph always serialises to the same bytes.
+
+Speed: a 10k-edge graph is ~150k numbers, so the rounding skips the string round trip for
+``0.0`` (most error figures) and the per-edge code binds what it uses locally; the output is
+the same as the plain version's.
 """
 
 from __future__ import annotations
@@ -18,10 +22,15 @@ def sig4(value: float | None) -> float | None:
     """``value`` rounded to 4 significant digits (``None`` stays ``None``)."""
     if value is None:
         return None
+    if value == 0.0:
+        return 0.0
     return float(f"{value:.4g}")
 
 
 def _rates(values: dict[str, float]) -> dict[str, float]:
+    if len(values) == 1:
+        for key, value in values.items():
+            return {key: float(f"{value:.4g}")}
     return {key: float(f"{value:.4g}") for key, value in sorted(values.items())}
 
 
@@ -49,14 +58,21 @@ def edge_to_wire(edge: Edge, verdict: Verdict) -> dict[str, Any]:
     """One edge of the API document; ``latency_ms`` is ``None`` without duration data."""
     stats = edge.stats
     latency = stats.latency
+    rate = stats.request_rate
+    if rate == 0.0:
+        error_rate = client_error_rate = 0.0
+    else:
+        error_rate = sig4(stats.error_rate)
+        client_error_rate = sig4(stats.client_error_rate)
+        rate = float(f"{rate:.4g}")
     document = {
         "id": edge.id,
         "source": edge.source,
         "target": edge.target,
         "protocol": edge.protocol,
-        "request_rate": sig4(stats.request_rate),
-        "error_rate": sig4(stats.error_rate),
-        "client_error_rate": sig4(stats.client_error_rate),
+        "request_rate": rate,
+        "error_rate": error_rate,
+        "client_error_rate": client_error_rate,
         "responses": _rates(stats.responses),
         "flags": _rates(stats.flags),
         "latency_ms": None

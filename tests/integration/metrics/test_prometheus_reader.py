@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from collections import Counter
 from pathlib import Path
@@ -11,10 +12,11 @@ import pytest
 from metrics import client as client_module
 from metrics.client import PrometheusClient, QueryEvent
 from metrics.errors import PrometheusQueryError, PrometheusQueryLimit
+from metrics.parse import EDGE_SEPARATOR
 from metrics.promql import matcher, regex_alternation, selector
 from metrics.reader import NAMESPACE_LABELS, PrometheusTelemetrySource
 from tests.support import mesh_truth
-from tests.support.prometheus import PROMTOOL, free_port, start_prometheus
+from tests.support.prometheus import PROMTOOL, free_port, start_prometheus, write_openmetrics
 
 pytestmark = pytest.mark.integration
 
@@ -34,10 +36,18 @@ OUTCOME_KEY = (
 )
 
 
+# The truth as the deduped queries return it: each stream once, from the destination proxy when
+# it reported the stream, else from the source proxy (docs/decisions/0002).
+COUNTED_ONCE = tuple(
+    dataclasses.replace(s, reporters=("destination",) if "destination" in s.reporters else ("source",))
+    for s in mesh_truth.STREAMS
+)
+
+
 def totals(samples, key):
     out: dict[tuple[str, ...], float] = {}
     for sample in samples:
-        group = tuple(sample.labels.get(k, "") for k in key)
+        group = tuple(sample.label(k) for k in key)
         out[group] = out.get(group, 0.0) + sample.value
     return out
 
@@ -54,13 +64,13 @@ def read(client, *, window_s=WINDOW_S, namespaces=None, query_time=mesh_truth.DA
     )
 
 
-def test_request_rates_match_truth_per_reporter_and_outcome(scoped_client):
+def test_request_rates_match_truth_once_per_outcome_destination_first(scoped_client):
     # when reading the whole mesh
     telemetry = read(scoped_client)
-    # then every request stream comes back once per reporter at its exact rate
+    # then every request stream comes back once, from the destination proxy when it saw it
     assert_same_totals(
         totals(telemetry.requests, OUTCOME_KEY),
-        mesh_truth.expected_totals(mesh_truth.STREAMS, OUTCOME_KEY, protocols=HTTP),
+        mesh_truth.expected_totals(COUNTED_ONCE, OUTCOME_KEY, protocols=HTTP),
     )
     assert telemetry.warnings == []
 
@@ -70,11 +80,11 @@ def test_tcp_bytes_match_truth_per_reporter(scoped_client):
     key = ("reporter", "source_workload", "destination_workload", "connection_security_policy")
     assert_same_totals(
         totals(telemetry.tcp_sent, key),
-        mesh_truth.expected_totals(mesh_truth.STREAMS, key, protocols=("tcp",)),
+        mesh_truth.expected_totals(COUNTED_ONCE, key, protocols=("tcp",)),
     )
     assert_same_totals(
         totals(telemetry.tcp_received, key),
-        mesh_truth.expected_totals(mesh_truth.STREAMS, key, field_name="received", protocols=("tcp",)),
+        mesh_truth.expected_totals(COUNTED_ONCE, key, field_name="received", protocols=("tcp",)),
     )
 
 
@@ -83,10 +93,10 @@ def test_duration_sum_and_buckets_match_truth(scoped_client):
     key = ("reporter", "source_workload", "destination_workload")
     assert_same_totals(
         totals(telemetry.duration_sum, key),
-        mesh_truth.expected_totals(mesh_truth.STREAMS, key, field_name="duration_sum", protocols=HTTP),
+        mesh_truth.expected_totals(COUNTED_ONCE, key, field_name="duration_sum", protocols=HTTP),
     )
     expected_buckets: dict[tuple[str, ...], float] = {}
-    for stream in mesh_truth.STREAMS:
+    for stream in COUNTED_ONCE:
         if stream.protocol == "tcp":
             continue
         for reporter in stream.reporters:
@@ -140,12 +150,12 @@ def test_namespace_narrowing_equals_mesh_wide_filtered(scoped_client, namespaces
     narrowed = read(scoped_client, namespaces=namespaces)
     for field_name in ("requests", "duration_buckets", "duration_sum", "tcp_sent", "tcp_received"):
         expected = Counter(
-            (tuple(sorted(s.labels.items())), round(s.value, 9))
+            (tuple(sorted(s.all_labels().items())), round(s.value, 9))
             for s in getattr(whole, field_name)
-            if any(s.labels.get(label) in namespaces for label in NAMESPACE_LABELS)
+            if any(s.label(label) in namespaces for label in NAMESPACE_LABELS)
         )
         actual = Counter(
-            (tuple(sorted(s.labels.items())), round(s.value, 9)) for s in getattr(narrowed, field_name)
+            (tuple(sorted(s.all_labels().items())), round(s.value, 9)) for s in getattr(narrowed, field_name)
         )
         # then narrowing returns the same samples, each once (``or`` keeps one copy)
         assert actual == expected, field_name
@@ -156,8 +166,8 @@ def test_scope_hides_other_meshes(prometheus, scoped_client):
     # given a client without scope and one scoped to mesh1
     unscoped = PrometheusClient(prometheus.url, timeout_s=10)
     # when both read the mesh
-    sources_unscoped = {s.labels["source_workload"] for s in read(unscoped).requests}
-    sources_scoped = {s.labels["source_workload"] for s in read(scoped_client).requests}
+    sources_unscoped = {s.label("source_workload") for s in read(unscoped).requests}
+    sources_scoped = {s.label("source_workload") for s in read(scoped_client).requests}
     # then only the unscoped one sees the other mesh's workload
     assert "intruder" in sources_unscoped
     assert sources_unscoped - sources_scoped == {"intruder"}
@@ -171,7 +181,7 @@ def test_window_longer_than_the_data_works(scoped_client):
     expected = {
         group: value * mesh_truth.SPAN_S / window_s
         for group, value in mesh_truth.expected_totals(
-            mesh_truth.STREAMS, OUTCOME_KEY, protocols=HTTP
+            COUNTED_ONCE, OUTCOME_KEY, protocols=HTTP
         ).items()
     }
     assert_same_totals(totals(telemetry.requests, OUTCOME_KEY), expected)
@@ -271,3 +281,42 @@ def test_sample_limit_is_query_limit(degraded_prometheus):
         read(client, window_s=3600)
     assert caught.value.limit == "max_samples"
     assert caught.value.error_type == "execution"
+
+
+# A cluster name holding the separator of meshui_edge: legal for Prometheus, never for Kubernetes.
+ODD_CLUSTER = "east" + EDGE_SEPARATOR + "west"
+
+
+@pytest.fixture(scope="module")
+def odd_cluster_prometheus(tmp_path_factory):
+    """The known mesh where the TCP stream's proxies name their cluster ``ODD_CLUSTER``."""
+    tmp = tmp_path_factory.mktemp("prometheus-odd-cluster")
+    series = []
+    for stream in mesh_truth.STREAMS:
+        for one in mesh_truth.stream_series(stream):
+            if stream.protocol == "tcp":
+                one = dataclasses.replace(
+                    one, labels={**one.labels, "source_cluster": ODD_CLUSTER, "destination_cluster": ODD_CLUSTER}
+                )
+            series.append(one)
+    write_openmetrics(series, tmp / "odd.om")
+    running = start_prometheus(tmp / "odd.om", tmp)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def test_separator_inside_a_label_value_is_read_again_spelled_out(odd_cluster_prometheus):
+    # given a mesh whose TCP series carry a cluster name holding the separator
+    client = PrometheusClient(odd_cluster_prometheus.url, timeout_s=10, scope=mesh_truth.SCOPE)
+    # when reading it
+    telemetry = read(client, query_time=odd_cluster_prometheus.data_end)
+    # then the two TCP queries were asked again with their labels spelled out (5 + 2 queries)
+    assert client.queries_sent == 7
+    # and the TCP bytes come back once, with the cluster name intact
+    key = ("reporter", "source_cluster", "source_workload", "destination_workload")
+    assert totals(telemetry.tcp_sent, key) == {("destination", ODD_CLUSTER, "ledger-v1", "postgres-v1"): 2048.0}
+    assert totals(telemetry.tcp_received, key) == {("destination", ODD_CLUSTER, "ledger-v1", "postgres-v1"): 512.0}
+    # while the request series kept the compact identities
+    assert {s.identity is not None for s in telemetry.requests} == {True}

@@ -23,12 +23,14 @@ from pathlib import Path
 import pytest
 
 from metrics.client import PrometheusClient
-from metrics.reader import PrometheusTelemetrySource
+from metrics.reader import QUERY_PLAN, PrometheusTelemetrySource, rate_query
 from tests.support import mesh_truth
 from tests.support.mesh_truth import Stream, Workload
 from tests.support.prometheus import RunningPrometheus, start_prometheus, write_openmetrics
 from topology.graph.build import build_graph
+from topology.graph.telemetry import MeshTelemetry
 from topology.graph.types import GraphOptions, GraphType
+from topology.graph.wire import graph_to_wire
 
 pytestmark = pytest.mark.integration
 
@@ -39,17 +41,33 @@ SERVED = {(s.service.namespace, s.service.name) for s in mesh_truth.STREAMS if s
 
 
 @pytest.fixture(scope="module")
-def telemetry(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+def mesh_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPrometheus]:
     tmp: Path = tmp_path_factory.mktemp("graph-prometheus")
     write_openmetrics(mesh_truth.series(), tmp / "mesh.om")
     running: RunningPrometheus = start_prometheus(tmp / "mesh.om", tmp)
     try:
-        client = PrometheusClient(running.url, timeout_s=10, scope=mesh_truth.SCOPE)
-        yield PrometheusTelemetrySource(client).read(
-            query_time=running.data_end, window_s=WINDOW_S, namespaces=None
-        )
+        yield running
     finally:
         running.stop()
+
+
+@pytest.fixture(scope="module")
+def telemetry(mesh_prometheus: RunningPrometheus) -> MeshTelemetry:
+    client = PrometheusClient(mesh_prometheus.url, timeout_s=10, scope=mesh_truth.SCOPE)
+    return PrometheusTelemetrySource(client).read(
+        query_time=mesh_prometheus.data_end, window_s=WINDOW_S, namespaces=None
+    )
+
+
+@pytest.fixture(scope="module")
+def every_report(mesh_prometheus: RunningPrometheus) -> MeshTelemetry:
+    """The same window read the plain way: every reporter's series, every label spelled out."""
+    client = PrometheusClient(mesh_prometheus.url, timeout_s=10, scope=mesh_truth.SCOPE)
+    telemetry = MeshTelemetry(query_time=mesh_prometheus.data_end, window_s=WINDOW_S)
+    for field_name, metric, *_, labels in QUERY_PLAN:
+        promql = rate_query(metric, labels, WINDOW_S, None, mesh_truth.SCOPE)
+        setattr(telemetry, field_name, client.query(promql, time=mesh_prometheus.data_end).samples)
+    return telemetry
 
 
 def workload_node(workload: Workload, graph_type: GraphType) -> NodeLabel:
@@ -145,3 +163,21 @@ def test_every_edge_matches_the_truth(telemetry, graph_type):
         actual_quantiles = [stats.latency.p50, stats.latency.p95, stats.latency.p99]
         assert actual_quantiles == pytest.approx(expected_quantiles, rel=1e-9), key
         assert stats.latency.avg == pytest.approx(truth["sum"] / truth["rate"], rel=1e-9), key
+
+
+@pytest.mark.parametrize("inject", [False, True])
+@pytest.mark.parametrize("graph_type", list(GraphType))
+def test_counting_once_in_promql_gives_the_graph_of_counting_once_in_python(
+    telemetry, every_report, graph_type, inject
+):
+    # given the deduped compact read and the plain read of every reporter's series
+    assert len(every_report.requests) > len(telemetry.requests)
+    options = GraphOptions(graph_type=graph_type, inject_service_nodes=inject)
+    # when both are built into the same graph type
+    documents = [
+        graph_to_wire(build_graph(read, options), query_time=read.query_time, window_s=WINDOW_S, warnings=[])
+        for read in (telemetry, every_report)
+    ]
+    # then the API documents are the same (rates rounded to 4 digits: two sums of the same
+    # floats in another order may differ in the last bit)
+    assert documents[0] == documents[1]

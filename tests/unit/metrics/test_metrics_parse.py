@@ -6,10 +6,19 @@ import json
 import math
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from metrics.errors import PrometheusQueryError
-from metrics.parse import parse_envelope, parse_matrix, parse_vector
+from metrics.parse import (
+    EDGE_LABEL,
+    EDGE_SEPARATOR,
+    AmbiguousEdge,
+    parse_envelope,
+    parse_matrix,
+    parse_vector,
+    vector_samples,
+)
 
 FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "fixtures" / "prometheus"
 
@@ -107,3 +116,89 @@ def test_error_envelope_keeps_type_and_message():
     with pytest.raises(PrometheusQueryError) as caught:
         parse_vector({"status": "error", "errorType": "execution", "error": "boom"})
     assert (caught.value.error_type, caught.value.error) == ("execution", "boom")
+
+
+IDENTITY = ("east", "shop", "cart-v1", "cart", "v1", "east", "pay", "payments.pay.svc.cluster.local",
+            "payments", "pay", "payments-v1", "payments", "v1", "http")
+
+
+def compact_vector(*elements: tuple[dict, str]) -> bytes:
+    result = [{"metric": metric, "value": [1.5, value]} for metric, value in elements]
+    return json.dumps({"status": "success", "data": {"resultType": "vector", "result": result}}).encode()
+
+
+def test_compact_edge_label_becomes_the_sample_identity():
+    # given two series of one edge, its identity joined into meshui_edge as the reader asks
+    edge = EDGE_SEPARATOR.join(IDENTITY)
+    body = compact_vector(
+        ({EDGE_LABEL: edge, "reporter": "destination", "le": "10"}, "2.5"),
+        ({EDGE_LABEL: edge, "reporter": "destination", "le": "+Inf"}, "4"),
+    )
+    # when parsing the answer
+    samples = parse_vector(body)
+    # then each sample carries the identity tuple (one shared object) and the other labels only
+    assert [(s.labels, s.value, s.identity) for s in samples] == [
+        ({"reporter": "destination", "le": "10"}, 2.5, IDENTITY),
+        ({"reporter": "destination", "le": "+Inf"}, 4.0, IDENTITY),
+    ]
+    assert samples[0].identity is samples[1].identity
+    assert samples[0].label("destination_workload") == "payments-v1"
+    assert samples[0].label("le") == "10"
+
+
+def test_edge_value_holding_the_separator_is_ambiguous():
+    # given a cluster name that itself holds the separator: 15 parts instead of 14
+    edge = EDGE_SEPARATOR.join(("ea" + EDGE_SEPARATOR + "st", *IDENTITY[1:]))
+    # when / then parsing refuses to guess
+    with pytest.raises(AmbiguousEdge) as caught:
+        parse_vector(compact_vector(({EDGE_LABEL: edge, "reporter": "source"}, "1")))
+    assert caught.value.error_type == "ambiguous_edge"
+    assert caught.value.edge == edge
+
+
+def test_typed_and_plain_paths_read_the_same_samples():
+    # given one answer as bytes (typed msgspec path) and as a decoded dict (plain path)
+    edge = EDGE_SEPARATOR.join(IDENTITY)
+    body = compact_vector(
+        ({EDGE_LABEL: edge, "reporter": "destination", "response_code": "200"}, "1e3"),
+        ({"instance": "é:9090"}, "NaN"),
+        ({}, "-Inf"),
+    )
+    # when parsing both
+    typed = parse_vector(body)
+    plain = parse_vector(json.loads(body))
+    # then the samples are equal (NaN compared by its text)
+    assert [(s.labels, repr(s.value), s.identity) for s in typed] == [
+        (s.labels, repr(s.value), s.identity) for s in plain
+    ]
+    assert [repr(s.value) for s in typed] == ["1000.0", "nan", "-inf"]
+
+
+def test_vector_envelope_is_decoded_in_one_typed_pass_and_a_matrix_left_raw():
+    # given a vector answer and a matrix answer, as bytes
+    vector = parse_envelope(compact_vector(({"a": "b"}, "1")))
+    matrix = parse_envelope(b'{"status":"success","data":{"resultType":"matrix","result":[]}}')
+    # then the vector's elements are decoded already, the matrix's result waits raw
+    assert vector.data["resultType"] == "vector"
+    assert not isinstance(vector.data["result"], msgspec.Raw)
+    assert [type(e).__name__ for e in vector.data["result"]] == ["_VectorElement"]
+    assert isinstance(matrix.data["result"], msgspec.Raw)
+
+
+def test_bad_value_after_compact_series_is_named_with_labels_intact():
+    # given a compact series, then a value the typed path cannot take
+    edge = EDGE_SEPARATOR.join(IDENTITY)
+    body = compact_vector(({EDGE_LABEL: edge, "reporter": "source"}, "1"), ({}, "0x10"))
+    envelope = parse_envelope(body)
+    # when reading the samples
+    with pytest.raises(PrometheusQueryError) as caught:
+        vector_samples(envelope.data)
+    # then the plain path names the value, and the first element still has its edge label
+    assert caught.value.error == "malformed Prometheus response: sample value '0x10' is not a number"
+    assert envelope.data["result"][0].metric == {EDGE_LABEL: edge, "reporter": "source"}
+
+
+def test_missing_result_is_bad_response_on_the_typed_path_too():
+    with pytest.raises(PrometheusQueryError) as caught:
+        parse_vector(b'{"status":"success","data":{"resultType":"vector"}}')
+    assert caught.value.error == "malformed Prometheus response: result is not a list"

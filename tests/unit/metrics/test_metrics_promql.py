@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from metrics.promql import escape_label_value, matcher, re2_escape, regex_alternation, scoped, selector
-from metrics.reader import PrometheusTelemetrySource, rate_query
+from metrics.reader import PrometheusTelemetrySource, deduped_query, rate_query
+from topology.graph.telemetry import IDENTITY_LABELS
 
 
 @pytest.mark.parametrize(
@@ -109,3 +110,37 @@ def test_plan_is_five_queries_whatever_the_namespaces():
         5,
         5,
     ]
+
+
+def test_deduped_query_prefers_the_destination_side_per_identity():
+    # given a metric, the labels kept beside the identity and the ones the dedupe ignores
+    query = deduped_query("m", ("reporter", "le"), ("reporter", "le"), 60, None, 'mesh_id="x"', compact=False)
+    # then the destination side comes first and the source side fills the identities it lacks
+    assert query == (
+        'sum by (reporter,le) (rate(m{reporter=~"destination|waypoint",mesh_id="x"}[60s]))'
+        ' or ignoring(reporter,le) '
+        'sum by (reporter,le) (rate(m{reporter="source",mesh_id="x"}[60s]))'
+    )
+
+
+def test_compact_query_joins_the_identity_into_one_label():
+    query = deduped_query("m", ("reporter",), ("reporter",), 60, frozenset({"pay"}), "")
+    joined = ",".join(f'"{label}"' for label in IDENTITY_LABELS)
+    destination = (
+        'rate(m{reporter=~"destination|waypoint",destination_service_namespace=~"pay"}[60s])'
+        ' or rate(m{reporter=~"destination|waypoint",destination_workload_namespace=~"pay"}[60s])'
+        ' or rate(m{reporter=~"destination|waypoint",source_workload_namespace=~"pay"}[60s])'
+    )
+    source = destination.replace('reporter=~"destination|waypoint"', 'reporter="source"')
+    assert query == (
+        f'sum by (meshui_edge,reporter) (label_join({destination},"meshui_edge","\\n",{joined}))'
+        f' or ignoring(reporter) '
+        f'sum by (meshui_edge,reporter) (label_join({source},"meshui_edge","\\n",{joined}))'
+    )
+
+
+def test_deduped_query_rejects_non_positive_window_and_bad_label():
+    with pytest.raises(ValueError, match="window_s"):
+        deduped_query("m", ("reporter",), ("reporter",), 0, None, "")
+    with pytest.raises(ValueError, match="label name"):
+        deduped_query("m", ("reporter) or vector(1",), ("reporter",), 60, None, "")

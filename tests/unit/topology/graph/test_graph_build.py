@@ -169,7 +169,7 @@ def test_no_response_codes_count_as_errors() -> None:
     samples = [
         *both(FRONT, CART1, 6.0),
         *both(FRONT, CART1, 3.0, code="0", flags="DC"),
-        req("source", FRONT, CART1, 1.0, code="-", flags="UC"),
+        req("source", FRONT, CART1, 1.0, code="-", flags="UF"),
     ]
     # when
     edge = edge_between(build_graph(telemetry(requests=samples), GraphOptions()), "frontend-v1", "cart-v1")
@@ -379,3 +379,19 @@ def test_missing_labels_read_as_empty() -> None:
     edge = edge_between(build_graph(telemetry(requests=[sample]), GraphOptions()), "frontend-v1", "cart-v1")
     # then
     assert (edge.protocol, edge.stats.request_rate) == ("http", 2.0)
+
+
+def test_a_timeout_seen_by_both_proxies_is_counted_once() -> None:
+    # given 9 req/s answered 200 and 1 req/s timed out: the source reports 504 UT, the
+    # destination the same requests as 0 DC (the client went away)
+    samples = [
+        *both(FRONT, CART1, 9.0),
+        req("source", FRONT, CART1, 1.0, code="504", flags="UT"),
+        req("destination", FRONT, CART1, 1.0, code="0", flags="DC"),
+    ]
+    # when
+    edge = edge_between(build_graph(telemetry(requests=samples), GraphOptions()), "frontend-v1", "cart-v1")
+    # then each request once, the timed-out ones as the destination saw them
+    assert edge.stats.request_rate == 10.0
+    assert edge.stats.flags == {"-": 9.0, "DC": 1.0}
+    assert edge.stats.error_rate == 0.1
