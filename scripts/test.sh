@@ -40,5 +40,6 @@ step ruff check .
 step lint-imports
 step python manage.py check --fail-level WARNING
 step python manage.py makemigrations --check --dry-run
+step node --test static/js/tests/
 step python -m pytest -p no:cacheprovider
 exit $status

@@ -1,0 +1,433 @@
+// The graph canvas: the one module that owns the Cytoscape.js instance.
+//
+// It turns GraphModel change summaries into element updates inside one batch. Metric-only
+// changes update data and styles and never move a node; added nodes are placed next to
+// their neighbours; a full layout runs only for a new view, a large structural change or on
+// request. Graphs above LARGE_NODES are laid out with fCoSE in a Web Worker (headless
+// Cytoscape), so the page stays interactive while it computes.
+
+import { edgeLabel } from "./format.js";
+
+const cytoscape = globalThis.cytoscape;
+cytoscape.use(globalThis.cytoscapeDagre);
+cytoscape.use(globalThis.cytoscapeFcose);
+
+/** Above this many nodes: force layout in a worker, lighter styles. */
+export const LARGE_NODES = 300;
+/** Above this many edges the traffic animation is not offered (it restyles every edge). */
+export const ANIMATION_EDGE_LIMIT = 800;
+/** A structural change adding more than this share of the nodes gets a fresh layout. */
+const RELAYOUT_SHARE = 0.3;
+
+const GLYPH = { degraded: "▲ ", failing: "✖ ", idle: "○ " };
+const SHAPE = { workload: "ellipse", app: "round-rectangle", service: "triangle", unknown: "diamond", external: "hexagon" };
+
+/** Okabe–Ito colours (safe for the common colour-vision deficiencies), one set per scheme. */
+const PALETTES = {
+  light: { healthy: "#009E73", degraded: "#E69F00", failing: "#D55E00", idle: "#9aa3b2", unknown: "#6b7686",
+    text: "#1d2330", textBg: "#ffffff", edge: "#8a93a3", accent: "#0072B2", bg: [255, 255, 255], group: "#eef1f5" },
+  dark: { healthy: "#2fbf8f", degraded: "#F0B429", failing: "#FF7A45", idle: "#6b7385", unknown: "#8d97a8",
+    text: "#dde3ee", textBg: "#141a24", edge: "#7b8596", accent: "#56B4E9", bg: [20, 26, 36], group: "#1d2533" },
+};
+
+/** Whether the browser can give Cytoscape a hardware-accelerated WebGL 2 context. */
+export function webglAvailable() {
+  try {
+    const gl = document.createElement("canvas").getContext("webgl2");
+    if (!gl) return false;
+    // A software rasteriser (SwiftShader, llvmpipe) draws slower than the 2D canvas does.
+    const info = gl.getExtension("WEBGL_debug_renderer_info");
+    const name = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "";
+    return !/swiftshader|llvmpipe|software/i.test(name);
+  } catch {
+    return false;
+  }
+}
+
+function nodeLabel(node) {
+  const badges = [];
+  if (node.is_gateway) badges.push("GW");
+  if (node.kind === "unknown" && node.name !== "unknown") badges.push("UNKNOWN");
+  if (node.kind === "external") badges.push("EXT");
+  const second = [node.kind === "unknown" || node.kind === "external" ? null : node.namespace, badges.join(" ")].filter(Boolean).join(" · ");
+  return `${GLYPH[node.health] ?? ""}${node.name}${second ? `\n${second}` : ""}`;
+}
+
+function mtlsClass(ratio) {
+  if (typeof ratio !== "number" || ratio <= 0) return "";
+  return ratio >= 1 ? "mtls" : "mtls-partial";
+}
+
+function edgeWidth(edge) {
+  const rate = edge.protocol === "tcp"
+    ? ((edge.tcp_sent_bytes_per_s || 0) + (edge.tcp_received_bytes_per_s || 0)) / 1000
+    : edge.request_rate || 0;
+  return Math.min(7, 1.2 + Math.log10(1 + rate) * 1.6);
+}
+
+function stylesheet(p, large) {
+  return [
+    { selector: "node", style: {
+      "background-color": "data(color)", "background-opacity": 0.9, "border-width": 3, "border-color": "data(color)",
+      "border-style": "solid", shape: "data(shape)", width: 30, height: 30, label: "data(label)",
+      "font-size": 10, "font-family": "system-ui, sans-serif", color: p.text, "text-valign": "bottom", "text-margin-y": 4,
+      "text-wrap": "wrap", "text-max-width": 160, "min-zoomed-font-size": large ? 9 : 6,
+      "text-background-color": p.textBg, "text-background-opacity": large ? 0 : 0.7, "text-background-padding": 1,
+    } },
+    { selector: "node[health = 'degraded']", style: { "border-style": "dashed", "border-color": "#7a4f00" } },
+    { selector: "node[health = 'failing']", style: { "border-style": "double", "border-width": 5, "border-color": "#7d2a00" } },
+    { selector: "node[health = 'idle']", style: { "border-style": "dotted", "background-opacity": 0.35 } },
+    { selector: "node[?gateway]", style: { width: 38, height: 38 } },
+    { selector: "node[?group]", style: {
+      shape: "round-rectangle", "background-color": p.group, "background-opacity": 0.6, "border-width": 1,
+      "border-style": "dashed", "border-color": p.edge, "text-valign": "top", "text-margin-y": -4, padding: 12,
+    } },
+    { selector: "edge", style: {
+      width: "data(width)", "line-color": "data(color)", "target-arrow-color": "data(color)", "target-arrow-shape": "triangle",
+      // Haystack edges (no arrowheads, no label layout per bend) are Cytoscape's cheapest: large
+      // graphs use them and show direction in the side panel instead.
+      "arrow-scale": 0.8, "curve-style": large ? "haystack" : "bezier", "haystack-radius": 0, label: "data(label)", "font-size": 9,
+      color: p.text, "text-background-color": p.textBg, "text-background-opacity": 0.85, "text-background-padding": 1,
+      "min-zoomed-font-size": large ? 10 : 7, "line-style": "solid",
+    } },
+    { selector: "edge[health = 'degraded']", style: { "line-style": "dashed", "line-dash-pattern": [7, 4] } },
+    { selector: "edge[health = 'failing']", style: { "line-style": "dotted", "line-dash-pattern": [2, 3] } },
+    { selector: "edge[health = 'idle']", style: { opacity: 0.45 } },
+    { selector: "edge.show-mtls.mtls", style: { "source-arrow-shape": "circle", "source-arrow-color": p.accent, "source-arrow-fill": "filled" } },
+    { selector: "edge.show-mtls.mtls-partial", style: { "source-arrow-shape": "circle", "source-arrow-color": p.accent, "source-arrow-fill": "hollow" } },
+    { selector: "edge.flow", style: { "line-style": "dashed" } },
+    { selector: "edge.flow[health = 'healthy']", style: { "line-dash-pattern": [10, 3] } },
+    { selector: ".dim", style: { opacity: 0.15 } },
+    { selector: ".found", style: { "underlay-color": p.accent, "underlay-opacity": 0.35, "underlay-padding": 6 } },
+    { selector: ".filtered", style: { display: "none" } },
+    { selector: ":selected", style: { "overlay-color": p.accent, "overlay-opacity": 0.25, "overlay-padding": 4 } },
+  ];
+}
+
+export class GraphCanvas {
+  /**
+   * `container`: the element to draw in; `workerUrl`: static/js/graph/layout-worker.js;
+   * `vendorUrl`: where the worker finds Cytoscape; `onSelect({group, id} | null)`;
+   * `expectLarge`: the first graph has more than LARGE_NODES nodes, so draw with WebGL when the
+   * browser has it (the canvas renderer, which draws dash patterns, otherwise); `renderer`
+   * ("auto", "canvas" or "webgl") overrides that choice.
+   */
+  constructor({ container, workerUrl, vendorUrl, onSelect, scheme = "light", expectLarge = false, renderer = "auto" }) {
+    this.container = container;
+    this.workerUrl = workerUrl;
+    this.vendorUrl = vendorUrl;
+    this.onSelect = onSelect;
+    this.scheme = scheme;
+    this.palette = PALETTES[scheme];
+    this.large = false;
+    this.labelMode = "rate";
+    this.showMtls = true;
+    this.layoutName = "auto";
+    this.layoutToken = 0;
+    this.animTimer = null;
+    this.filtered = false;
+    this.webgl = renderer === "canvas" ? false : (renderer === "webgl" || expectLarge) && webglAvailable();
+    this.cy = cytoscape({
+      container,
+      elements: [],
+      style: stylesheet(this.palette, false),
+      minZoom: 0.03,
+      maxZoom: 4,
+      boxSelectionEnabled: false,
+      selectionType: "single",
+      renderer: this.webgl ? { name: "canvas", webgl: true, webglBgColor: this.palette.bg } : { name: "canvas" },
+      // Large graphs pan and zoom a cached bitmap of the canvas and redraw once the view rests.
+      textureOnViewport: expectLarge && !this.webgl,
+      pixelRatio: expectLarge ? 1 : "auto",
+    });
+    this.cy.on("tap", "node, edge", (evt) => {
+      const el = evt.target;
+      this.onSelect({ group: el.isNode() ? "nodes" : "edges", id: el.id() });
+    });
+    this.cy.on("tap", (evt) => { if (evt.target === this.cy) this.onSelect(null); });
+  }
+
+  /** The renderer in use: "webgl" or "canvas". */
+  get renderer() {
+    return this.webgl ? "webgl" : "canvas";
+  }
+
+  setScheme(scheme) {
+    this.scheme = scheme;
+    this.palette = PALETTES[scheme];
+    this.cy.style(stylesheet(this.palette, this.large));
+    this.cy.batch(() => this.cy.elements().forEach((el) => el.data("color", this.palette[el.data("health")] ?? this.palette.unknown)));
+  }
+
+  #nodeData(node) {
+    return {
+      id: node.id, label: nodeLabel(node), health: node.health, shape: SHAPE[node.kind] ?? "ellipse",
+      color: this.palette[node.health] ?? this.palette.unknown, gateway: Boolean(node.is_gateway),
+      group: Boolean(node.is_group), ns: node.namespace ?? "", ...(node.parent ? { parent: node.parent } : {}),
+    };
+  }
+
+  #edgeData(edge, model) {
+    return {
+      id: edge.id, source: edge.source, target: edge.target, health: edge.health,
+      color: this.palette[edge.health] ?? this.palette.edge, width: edgeWidth(edge),
+      label: this.#edgeText(edge, model),
+    };
+  }
+
+  // The health glyph leads the label so that health never rests on colour alone (the WebGL
+  // renderer draws no dash patterns).
+  #edgeText(edge, model) {
+    const text = edgeLabel(edge, this.labelMode, model.outboundRate(edge.source));
+    const glyph = GLYPH[edge.health]?.trim() ?? "";
+    return [glyph, text].filter(Boolean).join(" ");
+  }
+
+  #edgeClasses(edge) {
+    return [mtlsClass(edge.mtls_ratio), this.showMtls ? "show-mtls" : ""].filter(Boolean).join(" ");
+  }
+
+  /**
+   * Bring the canvas to the model after `changes` (a GraphModel change summary).
+   * `fresh`: a new view, so lay everything out from scratch. Returns a promise that settles
+   * when any layout it started has finished.
+   */
+  update(model, changes, { fresh = false } = {}) {
+    const cy = this.cy;
+    const large = model.nodes.size > LARGE_NODES;
+    if (large !== this.large) {
+      this.large = large;
+      cy.style(stylesheet(this.palette, large));
+    }
+    const addedNodes = [];
+    const nodesToAdd = fresh ? [...model.nodes.values()] : changes.nodes.added;
+    // Group (compound) nodes first: a child needs its parent to exist.
+    const ordered = [...nodesToAdd].sort((a, b) => Number(Boolean(b.is_group)) - Number(Boolean(a.is_group)));
+    const edgesToAdd = (fresh ? [...model.edges.values()] : changes.edges.added)
+      .filter((e) => model.nodes.has(e.source) && model.nodes.has(e.target));
+    const toAdd = [
+      ...ordered.map((n) => ({ group: "nodes", data: this.#nodeData(n) })),
+      ...edgesToAdd.map((e) => ({ group: "edges", data: this.#edgeData(e, model), classes: this.#edgeClasses(e) })),
+    ];
+    if (fresh) {
+      // One add outside a batch: Cytoscape styles a whole new collection at once, whereas
+      // inside a batch it queues elements one by one (quadratic on thousands of elements).
+      cy.elements().remove();
+      addedNodes.push(...cy.add(toAdd).nodes().filter((n) => !n.data("group")));
+    }
+    cy.batch(() => {
+      if (fresh) return;
+      for (const id of changes.edges.removed) cy.getElementById(id).remove();
+      for (const id of changes.nodes.removed) cy.getElementById(id).remove();
+      addedNodes.push(...cy.add(toAdd).nodes().filter((n) => !n.data("group")));
+      for (const diff of changes.nodes.changed) {
+        const node = model.nodes.get(diff.id);
+        const el = cy.getElementById(diff.id);
+        if (node && el.nonempty()) el.data(this.#nodeData(node));
+      }
+      for (const id of this.#edgesToRestyle(model, changes)) {
+        const edge = model.edges.get(id);
+        const el = cy.getElementById(id);
+        if (!edge || el.empty()) continue;
+        el.data(this.#edgeData(edge, model));
+        el.classes(this.#edgeClasses(edge));
+      }
+    });
+    this.#refreshAnimation();
+    if (fresh || (addedNodes.length > 0 && addedNodes.length > RELAYOUT_SHARE * cy.nodes().length)) {
+      return this.layout({ fit: true });
+    }
+    if (addedNodes.length) this.#placeNearNeighbours(addedNodes);
+    return Promise.resolve();
+  }
+
+  // The changed edges, and — for "% of source traffic" labels, which depend on every outbound
+  // edge of a source — the siblings of any edge added, removed or changed.
+  #edgesToRestyle(model, changes) {
+    const ids = new Set(changes.edges.changed.map((d) => d.id));
+    if (this.labelMode !== "share") return ids;
+    const sources = new Set();
+    for (const d of changes.edges.changed) sources.add(model.edges.get(d.id)?.source);
+    for (const e of changes.edges.added) sources.add(e.source);
+    for (const id of changes.edges.removed) sources.add(this.cy.getElementById(id).data("source"));
+    for (const e of model.edges.values()) if (sources.has(e.source)) ids.add(e.id);
+    return ids;
+  }
+
+  #placeNearNeighbours(nodes) {
+    const bb = this.cy.elements().boundingBox();
+    nodes.forEach((node, i) => {
+      const placed = node.neighborhood("node").filter((n) => !nodes.includes(n));
+      let x;
+      let y;
+      if (placed.length) {
+        x = placed.reduce((s, n) => s + n.position("x"), 0) / placed.length;
+        y = placed.reduce((s, n) => s + n.position("y"), 0) / placed.length;
+      } else {
+        x = (Number.isFinite(bb.x2) ? bb.x2 : 0) + 60;
+        y = (Number.isFinite(bb.y1) ? bb.y1 : 0) + i * 50;
+      }
+      // Offset by a golden-angle spiral so siblings do not land on one point.
+      const angle = i * 2.39996;
+      node.position({ x: x + 55 * Math.cos(angle), y: y + 55 * Math.sin(angle) });
+    });
+  }
+
+  /** Lay the graph out with the selected layout; resolves when the positions are applied. */
+  layout({ fit = true } = {}) {
+    const token = ++this.layoutToken;
+    const cy = this.cy;
+    const name = this.layoutName === "auto" ? (this.large ? "fcose" : "dagre") : this.layoutName;
+    if (cy.nodes().empty()) return Promise.resolve();
+    if (name === "fcose" && this.large && typeof Worker !== "undefined") {
+      // A quick placement first so the graph is on screen and interactive at once.
+      this.#quickGrid(fit);
+      return this.#workerLayout(token, fit);
+    }
+    const options = {
+      dagre: { name: "dagre", rankDir: "LR", nodeSep: 28, rankSep: 110, edgeSep: 8, fit, padding: 30, animate: false },
+      fcose: { name: "fcose", quality: "default", randomize: true, animate: false, fit, padding: 30, nodeRepulsion: 6500, idealEdgeLength: 90 },
+      concentric: { name: "concentric", fit, padding: 30, minNodeSpacing: 20, concentric: (n) => n.degree(), levelWidth: () => 2 },
+      grid: { name: "grid", fit, padding: 30, avoidOverlap: true },
+    }[name];
+    return new Promise((resolve) => {
+      const layout = cy.layout(options);
+      layout.one("layoutstop", () => resolve());
+      layout.run();
+    });
+  }
+
+  // Namespace by namespace along a square grid: no label measuring (Cytoscape's grid layout
+  // measures every node), and a namespace's nodes start out close together.
+  // The viewport is fitted from the grid's own extent: cy.fit() would measure every label.
+  #quickGrid(fit) {
+    const nodes = this.cy.nodes().filter((n) => !n.data("group"));
+    const ordered = nodes.sort((a, b) => (a.data("ns") + a.id()).localeCompare(b.data("ns") + b.id()));
+    const columns = Math.ceil(Math.sqrt(ordered.length));
+    const spacing = 70;
+    const index = new Map(ordered.map((n, i) => [n.id(), i]));
+    this.cy.batch(() => nodes.positions((n) => {
+      const i = index.get(n.id());
+      return { x: (i % columns) * spacing, y: Math.floor(i / columns) * spacing };
+    }));
+    if (!fit) return;
+    const extent = { w: (columns - 1) * spacing + 60, h: (Math.ceil(ordered.length / columns) - 1) * spacing + 60 };
+    const zoom = Math.min(this.cy.width() / extent.w, this.cy.height() / extent.h, this.cy.maxZoom());
+    this.cy.viewport({
+      zoom,
+      pan: { x: (this.cy.width() - (extent.w - 60) * zoom) / 2, y: (this.cy.height() - (extent.h - 60) * zoom) / 2 },
+    });
+  }
+
+  #workerLayout(token, fit) {
+    const cy = this.cy;
+    const payload = {
+      vendorUrl: this.vendorUrl,
+      nodes: cy.nodes().map((n) => ({ id: n.id(), parent: n.data("parent") ?? null })),
+      edges: cy.edges().map((e) => ({ id: e.id(), source: e.data("source"), target: e.data("target") })),
+    };
+    return new Promise((resolve) => {
+      const worker = new Worker(this.workerUrl);
+      const done = () => { worker.terminate(); resolve(); };
+      worker.onmessage = (msg) => {
+        if (token === this.layoutToken && msg.data.positions) {
+          const positions = msg.data.positions;
+          cy.batch(() => cy.nodes().forEach((n) => {
+            const p = positions[n.id()];
+            if (p) n.position({ x: p[0], y: p[1] });
+          }));
+          if (fit) cy.fit(undefined, 30);
+        }
+        done();
+      };
+      worker.onerror = () => done();
+      worker.postMessage(payload);
+    });
+  }
+
+  /** Edge labels: a key of format.EDGE_LABEL_MODES. */
+  setLabelMode(mode, model) {
+    this.labelMode = mode;
+    this.cy.batch(() => this.cy.edges().forEach((el) => {
+      const edge = model.edges.get(el.id());
+      if (edge) el.data("label", this.#edgeText(edge, model));
+    }));
+  }
+
+  setShowMtls(on, model) {
+    this.showMtls = on;
+    this.cy.batch(() => this.cy.edges().forEach((el) => {
+      const edge = model.edges.get(el.id());
+      if (edge) el.classes(this.#edgeClasses(edge));
+    }));
+  }
+
+  /** Traffic animation: moving dashes on edges that carry traffic (small graphs only). */
+  setAnimation(on) {
+    this.animate = on;
+    this.#refreshAnimation();
+  }
+
+  /** Whether the graph is small enough to animate. */
+  get canAnimate() {
+    return this.cy.edges().length <= ANIMATION_EDGE_LIMIT;
+  }
+
+  #refreshAnimation() {
+    const want = this.animate && this.canAnimate;
+    if (!want) {
+      if (this.animTimer) { clearInterval(this.animTimer); this.animTimer = null; }
+      this.cy.edges(".flow").removeClass("flow").removeStyle("line-dash-offset");
+      return;
+    }
+    this.cy.edges().forEach((e) => e.toggleClass("flow", e.data("health") !== "idle" && e.data("width") > 1.2));
+    if (this.animTimer) return;
+    let offset = 0;
+    this.animTimer = setInterval(() => {
+      offset = (offset + 1) % 1000;
+      this.cy.batch(() => this.cy.edges(".flow").forEach((e) => e.style("line-dash-offset", -offset * e.data("width"))));
+    }, 60);
+  }
+
+  /**
+   * Apply find/hide: `hide(group, id)` true removes the element from view (a hidden node hides
+   * its edges); `find(group, id)` true highlights it and dims the rest. Either may be null.
+   * Returns `{found, hidden}` counts.
+   */
+  applyFilters(find, hide) {
+    let found = 0;
+    let hidden = 0;
+    if (!find && !hide && !this.filtered) return { found, hidden };
+    this.filtered = Boolean(find || hide);
+    this.cy.batch(() => {
+      this.cy.elements(".dim, .found, .filtered").removeClass("dim found filtered");
+      if (hide) {
+        this.cy.elements().forEach((el) => {
+          if (el.isNode() && el.data("group")) return;
+          if (hide(el.isNode() ? "nodes" : "edges", el.id())) { el.addClass("filtered"); hidden += 1; }
+        });
+      }
+      if (find) {
+        this.cy.elements().forEach((el) => {
+          if (el.isNode() && el.data("group")) return;
+          if (find(el.isNode() ? "nodes" : "edges", el.id())) { el.addClass("found"); found += 1; } else el.addClass("dim");
+        });
+      }
+    });
+    return { found, hidden };
+  }
+
+  fit() {
+    this.cy.fit(this.cy.elements(":visible"), 30);
+  }
+
+  select(group, id) {
+    this.cy.elements(":selected").unselect();
+    if (group) this.cy.getElementById(id).select();
+  }
+
+  /** Counts of what is drawn (group nodes excluded), for the summary line. */
+  counts() {
+    return { nodes: this.cy.nodes().filter((n) => !n.data("group")).length, edges: this.cy.edges().length };
+  }
+}

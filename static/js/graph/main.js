@@ -1,0 +1,299 @@
+// The graph page: reads the server's initial data (json_script "graph-initial") and the
+// URLs in data-* attributes, and wires the canvas, the live feed, the toolbar and the panel.
+// `window.meshuiGraph` exposes the Cytoscape instance, the model and a `ready` promise (first
+// frame drawn) for the browser tests and bench/browser_render.py.
+
+import { GraphCanvas, LARGE_NODES } from "./canvas.js";
+import { compile } from "./findhide.js";
+import { formatAge } from "./format.js";
+import { LiveFeed } from "./live.js";
+import { GraphModel, isStructural } from "./model.js";
+import { NamespacePicker } from "./namespaces.js";
+import { SidePanel } from "./panel.js";
+import { apiQuery, searchFromView, viewFromSearch } from "./urlstate.js";
+
+const page = document.getElementById("graph-page");
+const initial = JSON.parse(document.getElementById("graph-initial").textContent);
+const toolbar = document.getElementById("graph-toolbar");
+const summaryEl = document.getElementById("graph-summary");
+const liveEl = document.getElementById("live-indicator");
+const filterErrorEl = document.getElementById("filter-error");
+const dark = window.matchMedia("(prefers-color-scheme: dark)");
+
+const expectLarge = (initial.graph?.nodes.length ?? 0) > LARGE_NODES;
+let view = viewFromSearch(location.search);
+// Thousands of edge labels cost more to lay out than the graph itself: off unless asked for.
+if (expectLarge && !new URLSearchParams(location.search).has("labels")) view = { ...view, labels: "none" };
+let lastUpdateMs = null;
+let pendingFresh = true;
+let filterCounts = { found: 0, hidden: 0 };
+let findTest = null;
+let hideTest = null;
+let hasGraph = false;
+
+const model = new GraphModel();
+const canvas = new GraphCanvas({
+  expectLarge,
+  renderer: new URLSearchParams(location.search).get("renderer") ?? "auto",
+  container: document.getElementById("graph-canvas"),
+  workerUrl: page.dataset.workerUrl,
+  vendorUrl: new URL(page.dataset.vendorUrl, location.href).href,
+  scheme: dark.matches ? "dark" : "light",
+  onSelect: (selection) => select(selection),
+});
+const panel = new SidePanel({
+  root: document.getElementById("graph-panel"),
+  model,
+  nodeName: (id) => model.nodes.get(id)?.name ?? id,
+  onClose: () => select(null),
+});
+const namespaces = new NamespacePicker({
+  root: document.getElementById("ns-select"),
+  url: page.dataset.namespacesUrl,
+  onChange: (selected) => changeView({ namespaces: selected }),
+});
+
+let resolveReady;
+const ready = new Promise((resolve) => { resolveReady = resolve; });
+window.meshuiGraph = { cy: canvas.cy, model, ready, layoutDone: null, renderer: canvas.renderer, firstFrameMs: null };
+
+// ---- states ----------------------------------------------------------------------------
+
+const STATES = ["loading", "empty", "not-configured", "upstream-error", "invalid"];
+
+function showState(name, message) {
+  for (const state of STATES) {
+    const el = document.getElementById(`state-${state}`);
+    el.hidden = state !== name;
+    if (state === name && message !== undefined) {
+      const target = el.querySelector(".state-message");
+      if (target) target.textContent = message;
+    }
+  }
+  page.dataset.state = name ?? "graph";
+}
+
+// ---- data in -------------------------------------------------------------------------------
+
+function afterChange(changes) {
+  if (findTest || hideTest) applyFilters();
+  toolbar.anim.disabled = !canvas.canAnimate;
+  toolbar.anim.title = canvas.canAnimate ? "" : "Too many edges to animate";
+  lastUpdateMs = Date.now();
+  hasGraph = true;
+  renderSummary();
+  panel.render();
+  showState(model.nodes.size === 0 ? "empty" : null);
+  return changes;
+}
+
+function onSnapshot(graph, meta) {
+  const fresh = pendingFresh;
+  pendingFresh = false;
+  const changes = model.applySnapshot(graph, { seq: meta.seq, viewKey: meta.viewKey });
+  const drawn = canvas.update(model, changes, { fresh: fresh || isStructural(changes) && model.nodes.size === changes.nodes.added.length });
+  afterChange(changes);
+  drawn.then(() => { if (findTest || hideTest) applyFilters(); });
+  return drawn;
+}
+
+function onDelta(delta) {
+  const changes = model.applyDelta(delta);
+  if (changes.gap) return false;
+  canvas.update(model, changes);
+  afterChange(changes);
+  return true;
+}
+
+function onStatus(status) {
+  setLive(status.state, status.message, status.ageS);
+}
+
+function onError(error) {
+  if (!hasGraph) summaryEl.textContent = "No graph";
+  if (error.code === "invalid_parameter") {
+    showState("invalid", `${error.field ?? "view"}: ${error.message}`);
+    setLive("error", error.message);
+    return;
+  }
+  if (!hasGraph) {
+    showState(error.code === "prometheus_not_configured" ? "not-configured" : "upstream-error", error.message);
+  }
+  setLive("stale", error.message);
+}
+
+function setLive(state, message, ageS) {
+  const text = {
+    live: "live", stale: "stale", upstream_down: "stale", reconnecting: "reconnecting", connecting: "connecting",
+    paused: "paused", historical: "historical", error: "error",
+  }[state] ?? state;
+  liveEl.dataset.state = state === "upstream_down" ? "stale" : state;
+  liveEl.querySelector(".live-text").textContent = ageS ? `${text} · ${formatAge(ageS)}` : text;
+  liveEl.title = message ?? "";
+}
+
+// ---- summary ---------------------------------------------------------------------------
+
+function renderSummary() {
+  if (!hasGraph) return;
+  const parts = [`${model.nodes.size} nodes`, `${model.edges.size} edges`];
+  if (view.queryTime !== null) parts.push(`at ${new Date(view.queryTime * 1000).toISOString().replace(".000Z", "Z")}`);
+  else if (lastUpdateMs !== null) parts.push(`updated ${formatAge((Date.now() - lastUpdateMs) / 1000)}`);
+  if (findTest) parts.push(`${filterCounts.found} found`);
+  if (hideTest) parts.push(`${filterCounts.hidden} hidden`);
+  summaryEl.textContent = parts.join(" · ");
+}
+setInterval(renderSummary, 1000);
+
+// ---- find / hide -----------------------------------------------------------------------
+
+function compileFilters() {
+  const errors = [];
+  const compiled = {};
+  for (const which of ["find", "hide"]) {
+    const result = compile(view[which]);
+    const input = document.getElementById(`${which}-input`);
+    if (result.ok) {
+      compiled[which] = result.empty ? null : result.test;
+      input.removeAttribute("aria-invalid");
+    } else {
+      compiled[which] = null;
+      input.setAttribute("aria-invalid", "true");
+      errors.push(`${which === "find" ? "Find" : "Hide"}: ${result.error.message}`);
+    }
+  }
+  findTest = compiled.find ? (group, id) => compiled.find(model.subject(group, id)) : null;
+  hideTest = compiled.hide ? (group, id) => compiled.hide(model.subject(group, id)) : null;
+  filterErrorEl.hidden = errors.length === 0;
+  filterErrorEl.textContent = errors.join(" · ");
+  applyFilters();
+}
+
+function applyFilters() {
+  filterCounts = canvas.applyFilters(findTest, hideTest);
+  renderSummary();
+}
+
+// ---- view and toolbar ------------------------------------------------------------------
+
+const API_KEYS = ["namespaces", "graphType", "window", "idle", "queryTime", "refresh"];
+
+function setControls() {
+  toolbar.graph_type.value = view.graphType;
+  if (![...toolbar.window.options].some((o) => o.value === view.window)) toolbar.window.add(new Option(view.window, view.window));
+  toolbar.window.value = view.window;
+  toolbar.refresh.value = view.refresh;
+  toolbar.labels.value = view.labels;
+  toolbar.layout.value = view.layout;
+  toolbar.idle.checked = view.idle;
+  toolbar.mtls.checked = view.mtls;
+  toolbar.anim.checked = view.anim;
+  toolbar.find.value = view.find;
+  toolbar.hide.value = view.hide;
+  namespaces.setSelected(view.namespaces);
+}
+
+function changeView(patch, { replace = false } = {}) {
+  const before = view;
+  view = { ...view, ...patch };
+  const url = `${location.pathname}${searchFromView(view)}`;
+  if (replace) history.replaceState(null, "", url);
+  else history.pushState(null, "", url);
+  applyView(before);
+}
+
+function applyView(before) {
+  const dataChanged = API_KEYS.some((k) => JSON.stringify(before[k]) !== JSON.stringify(view[k]));
+  if (dataChanged) {
+    if (apiQuery(before) !== apiQuery(view)) {
+      pendingFresh = true;
+      select(null);
+      showState("loading");
+    }
+    live.follow(view);
+    namespaces.load(view);
+  }
+  if (before.labels !== view.labels) canvas.setLabelMode(view.labels, model);
+  if (before.mtls !== view.mtls) canvas.setShowMtls(view.mtls, model);
+  if (before.anim !== view.anim) canvas.setAnimation(view.anim);
+  if (before.layout !== view.layout) { canvas.layoutName = view.layout; canvas.layout({ fit: true }); }
+  if (before.find !== view.find || before.hide !== view.hide) compileFilters();
+}
+
+toolbar.addEventListener("change", (event) => {
+  const t = event.target;
+  const patch = {
+    graph_type: { graphType: t.value }, window: { window: t.value }, refresh: { refresh: t.value },
+    labels: { labels: t.value }, layout: { layout: t.value }, idle: { idle: t.checked }, mtls: { mtls: t.checked },
+    anim: { anim: t.checked },
+  }[t.name];
+  if (patch) changeView(patch);
+});
+
+// Debounced per box: typing in one must not cancel the other's pending change.
+const filterTimers = {};
+for (const which of ["find", "hide"]) {
+  document.getElementById(`${which}-input`).addEventListener("input", (event) => {
+    clearTimeout(filterTimers[which]);
+    const value = event.target.value;
+    filterTimers[which] = setTimeout(() => changeView({ [which]: value }, { replace: true }), 250);
+  });
+}
+
+document.getElementById("btn-fit").addEventListener("click", () => canvas.fit());
+document.getElementById("btn-refresh").addEventListener("click", () => live.refreshNow());
+document.getElementById("btn-relayout").addEventListener("click", () => canvas.layout({ fit: true }));
+
+document.addEventListener("keydown", (event) => {
+  const typing = event.target.closest("input, select, textarea");
+  if (event.key === "Escape" && typing) { event.target.blur(); return; }
+  if (typing || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (event.key === "f") { canvas.fit(); event.preventDefault(); }
+  else if (event.key === "/") { document.getElementById("find-input").focus(); event.preventDefault(); }
+  else if (event.key === "r") { live.refreshNow(); event.preventDefault(); }
+  else if (event.key === "Escape") select(null);
+});
+
+window.addEventListener("popstate", () => {
+  const before = view;
+  view = viewFromSearch(location.search);
+  setControls();
+  applyView(before);
+});
+
+dark.addEventListener("change", () => canvas.setScheme(dark.matches ? "dark" : "light"));
+
+function select(selection) {
+  canvas.select(selection?.group, selection?.id);
+  panel.show(selection);
+}
+
+// ---- start -----------------------------------------------------------------------------
+
+const live = new LiveFeed({
+  wsUrl: page.dataset.wsUrl,
+  apiUrl: page.dataset.apiUrl,
+  handlers: { onSnapshot, onDelta, onStatus, onError },
+});
+
+setControls();
+canvas.layoutName = view.layout;
+canvas.labelMode = view.labels;
+canvas.showMtls = view.mtls;
+canvas.setAnimation(view.anim);
+const state = page.dataset.state;
+let firstDraw = Promise.resolve();
+if (initial.graph) {
+  firstDraw = onSnapshot(initial.graph, { seq: null, viewKey: null });
+} else if (initial.error) {
+  onError(initial.error);
+}
+window.meshuiGraph.layoutDone = firstDraw.then(() => true);
+compileFilters();
+requestAnimationFrame(() => requestAnimationFrame(() => {
+  window.meshuiGraph.firstFrameMs = performance.now();
+  resolveReady(window.meshuiGraph.firstFrameMs);
+}));
+if (state !== "invalid_parameter" && state !== "not_configured") live.follow(view);
+else setLive("error", initial.error?.message);
+namespaces.load(view);
