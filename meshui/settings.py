@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from meshui.env import (
     env_bool,
+    env_choice,
     env_file,
     env_float,
     env_headers,
@@ -89,6 +90,7 @@ INSTALLED_APPS = [
     "topology",
     "traces",
     "demo",
+    "traffic",
 ]
 
 MIDDLEWARE = [
@@ -238,3 +240,29 @@ if REDIS_URL:
             "options": {"expires": float(LIVE_REFRESH_S)},
         }
     }
+
+# --- Traffic management (added with the traffic issue; docs/traffic.md) -------------------
+# Where Istio routing resources live: local (meshui's database; the demo obeys it) or gitops.
+MESHUI_MESH_BACKEND = env_choice("MESHUI_MESH_BACKEND", "local", ("local", "gitops"))
+MESHUI_GITOPS_DIR = env_str("MESHUI_GITOPS_DIR")
+if MESHUI_MESH_BACKEND == "gitops" and not MESHUI_GITOPS_DIR:
+    raise ImproperlyConfigured("MESHUI_MESH_BACKEND=gitops needs MESHUI_GITOPS_DIR (a directory of YAML files).")
+# Refuse every traffic change (403), whatever the caller's role.
+MESHUI_VIEW_ONLY = env_bool("MESHUI_VIEW_ONLY", False)
+# Make If-Match mandatory on traffic writes (428 without it).
+MESHUI_REQUIRE_IF_MATCH = env_bool("MESHUI_REQUIRE_IF_MATCH", False)
+
+# --- Metrics pages ---
+# Grafana root URL: detail pages then link to Istio's service/workload dashboards there.
+GRAFANA_URL = env_url("MESHUI_GRAFANA_URL")
+
+# --- Traces (added with the traces issue; docs/decisions/0010-traces.md) -------------------
+# MESHUI_JAEGER_URL (above) makes Jaeger the trace source whatever the telemetry source is;
+# without it, the demo mesh's own traces are served while the demo is the telemetry source.
+JAEGER.update(
+    {
+        "TOKEN": env_str("MESHUI_JAEGER_TOKEN"),
+        "CA_FILE": env_file("MESHUI_JAEGER_CA_FILE"),
+        "TIMEOUT_S": env_float("MESHUI_JAEGER_TIMEOUT_S", 5.0, minimum=0.1, maximum=120),
+    }
+)

@@ -9,9 +9,13 @@ export MESHUI_DATA_DIR="${MESHUI_DATA_DIR:-$PWD/var}"
 py=.venv/bin/python
 $py manage.py migrate --noinput -v 0
 $py manage.py collectstatic --noinput -v 0
+if [ -z "${MESHUI_PROMETHEUS_URL:-}" ]; then
+  # An operator account to drive the demo (traffic changes); a new password at every start.
+  $py manage.py demo_operator
+fi
 echo "meshui: serving on http://127.0.0.1:${port}/ (anonymous read is on; Ctrl-C stops)"
 if [ -z "${MESHUI_PROMETHEUS_URL:-}" ]; then
-  echo "meshui: no MESHUI_PROMETHEUS_URL set; the dashboard shows how to configure one"
+  echo "meshui: telemetry from the built-in demo mesh (set MESHUI_PROMETHEUS_URL to watch a real one)"
 fi
 # exec: daphne receives Ctrl-C itself and shuts down cleanly.
 exec .venv/bin/daphne -b 127.0.0.1 -p "$port" meshui.asgi:application

@@ -58,7 +58,14 @@ def _demo_source(size: int, seed: int) -> TelemetrySource:
     # Kept: building a synthetic mesh of a thousand services takes a noticeable fraction of a second.
     from demo.source import DemoTelemetrySource, demo_mesh
 
-    return DemoTelemetrySource(demo_mesh(size, seed), seed=seed)
+    routing = None
+    if settings.MESHUI_MESH_BACKEND == "local":
+        # The demo obeys the routing operators write to the local backend (weights, faults,
+        # timeouts), so a change shows on the live graph within a refresh or two.
+        from traffic.routing_for_demo import local_routing_history
+
+        routing = local_routing_history
+    return DemoTelemetrySource(demo_mesh(size, seed), seed=seed, routing=routing)
 
 
 @lru_cache(maxsize=1)

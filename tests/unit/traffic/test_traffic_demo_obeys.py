@@ -1,0 +1,43 @@
+"""The demo mesh obeys the routing written to the local backend: a weight shift shows on the graph."""
+
+import time
+
+import pytest
+
+from topology import service
+
+
+def reviews_rates(client, query_time: float) -> dict[str, float]:
+    response = client.get(
+        "/api/v1/graph", {"namespaces": "bookinfo", "window": "1m", "query_time": str(query_time)}
+    )
+    assert response.status_code == 200
+    body = response.json()
+    names = {node["id"]: node["name"] for node in body["nodes"]}
+    return {
+        names[edge["target"]]: edge["request_rate"]
+        for edge in body["edges"]
+        if names[edge["source"]] == "productpage-v1" and names[edge["target"]].startswith("reviews-")
+    }
+
+
+@pytest.fixture
+def fresh_demo():
+    service._demo_source.cache_clear()
+    yield
+    service._demo_source.cache_clear()
+
+
+def test_a_weight_shift_moves_the_demo_traffic(operator, fresh_demo):
+    # given the demo's default even split of reviews traffic
+    before = reviews_rates(operator, time.time())
+    assert set(before) == {"reviews-v1", "reviews-v2", "reviews-v3"}
+    # when an operator sends all reviews traffic to v1
+    response = operator.patch(
+        "/api/v1/namespaces/bookinfo/services/reviews/traffic", {"weights": {"v1": 100}}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    # then a window that starts after the change shows traffic to v1 only
+    after = reviews_rates(operator, time.time() + 90)
+    assert set(after) == {"reviews-v1"}
+    assert after["reviews-v1"] == pytest.approx(sum(before.values()), rel=0.25)

@@ -1,0 +1,172 @@
+"""The traffic API: thin views over ``traffic.fetch`` (reads) and ``traffic.actions`` (writes).
+
+Check order of a write: authentication and role (401/403, view-only 403, namespace 403) →
+``If-Match`` (428 when required and absent, 412 when stale) → the request (400 naming the
+field: parameters, body size and JSON, then the model and the rendered resources).
+Refused writes are logged (``traffic.refused``), never recorded as changes.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from rest_framework.exceptions import ParseError, PermissionDenied
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import CanRead
+from accounts.roles import ADMIN, has_role
+from traffic import actions, fetch
+from traffic.api.serializers import (
+    MAX_BODY_BYTES,
+    ChangesQuerySerializer,
+    IstioConfigQuerySerializer,
+    WriteFlagsSerializer,
+    change_to_wire,
+    dns_label,
+    parse_if_match,
+)
+from traffic.backends import get_backend
+from traffic.errors import IfMatchRequired, InvalidTraffic, StaleVersion
+from traffic.models import TrafficChange
+from traffic.permissions import CanWriteTraffic, check_namespace
+
+refused = logging.getLogger("traffic.refused")
+
+
+class MergePatchParser(JSONParser):
+    """``application/merge-patch+json`` (RFC 7396): for this resource, the same object as plain JSON."""
+
+    media_type = "application/merge-patch+json"
+
+
+def _actor(request: Request) -> actions.Actor:
+    user = request.user
+    token = request.auth
+    method = f"token:{token.prefix}" if getattr(token, "prefix", None) else "session"
+    return actions.Actor(user, user.get_username(), method, has_role(user, ADMIN))
+
+
+def _with_etag(body: dict[str, Any]) -> Response:
+    return Response(body, headers={"ETag": f'"{body["version"]}"'})
+
+
+class _TrafficView(APIView):
+    def handle_exception(self, exc: Exception) -> Response:
+        response = super().handle_exception(exc)
+        if self.request.method not in ("GET", "HEAD", "OPTIONS"):
+            refused.warning(
+                "refused %s %s by %s: %s %s", self.request.method, self.request.path,
+                getattr(self.request.user, "username", None) or "anonymous", response.status_code,
+                (response.data or {}).get("error", {}).get("code") if isinstance(response.data, dict) else "",
+            )  # fmt: skip
+        return response
+
+    def get_permissions(self):  # type: ignore[override]
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return [CanRead()]
+        return [CanWriteTraffic()]
+
+    def _flags(self, request: Request) -> tuple[bool, bool]:
+        flags = WriteFlagsSerializer(data=request.query_params.dict())
+        flags.is_valid(raise_exception=True)
+        force = flags.validated_data["force"]
+        if force and not has_role(request.user, ADMIN):
+            raise PermissionDenied("force=true overrides another controller's routing: it needs the admin role.")
+        return flags.validated_data["dry_run"], force
+
+    def _if_match(self, request: Request, backend, namespace: str, service: str) -> str | None:
+        if_match = parse_if_match(request.headers.get("If-Match"))
+        if if_match is None and getattr(settings, "MESHUI_REQUIRE_IF_MATCH", False):
+            raise IfMatchRequired(message='send If-Match: "<version>" with the version you read (GET gives it as ETag)')
+        if if_match is not None:
+            current = backend.snapshot(namespace, service).version
+            if current != if_match:
+                raise StaleVersion(message=f"If-Match {if_match[:40]!r} is stale: the current version is {current!r}")
+        return if_match
+
+
+class ServiceTrafficView(_TrafficView):
+    """``GET/PATCH/DELETE /api/v1/namespaces/{namespace}/services/{service}/traffic``."""
+
+    parser_classes = [JSONParser, MergePatchParser]
+
+    def get(self, request: Request, namespace: str, service: str) -> Response:
+        dns_label(namespace, "namespace")
+        dns_label(service, "service")
+        return _with_etag(fetch.traffic_state(get_backend(), namespace, service))
+
+    def patch(self, request: Request, namespace: str, service: str) -> Response:
+        dns_label(namespace, "namespace")
+        dns_label(service, "service")
+        dry_run, force = self._flags(request)
+        backend = get_backend()
+        if_match = self._if_match(request, backend, namespace, service)
+        if len(request.body) > MAX_BODY_BYTES:
+            raise InvalidTraffic(message=f"the body is larger than {MAX_BODY_BYTES} bytes", field="body")
+        try:
+            patch = request.data
+        except ParseError as error:
+            raise InvalidTraffic(message=f"the body is not JSON: {error.detail}", field="body") from None
+        outcome = actions.change_traffic(
+            backend, namespace, service, patch, actor=_actor(request), if_match=if_match, dry_run=dry_run, force=force
+        )
+        return self._answer(outcome)
+
+    def delete(self, request: Request, namespace: str, service: str) -> Response:
+        dns_label(namespace, "namespace")
+        dns_label(service, "service")
+        dry_run, force = self._flags(request)
+        backend = get_backend()
+        if_match = self._if_match(request, backend, namespace, service)
+        outcome = actions.delete_traffic(
+            backend, namespace, service, actor=_actor(request), if_match=if_match, dry_run=dry_run, force=force
+        )
+        return self._answer(outcome)
+
+    @staticmethod
+    def _answer(outcome: actions.Outcome) -> Response:
+        body = {**outcome.state, "diff": outcome.diff, "writes": outcome.writes, "dry_run": outcome.dry_run,
+                "change_id": outcome.change.pk if outcome.change else None}  # fmt: skip
+        return _with_etag(body)
+
+
+class ChangeListView(_TrafficView):
+    """``GET /api/v1/changes?namespace=&service=&limit=``: applied changes, newest first."""
+
+    def get(self, request: Request) -> Response:
+        query = ChangesQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        rows = TrafficChange.objects.all()
+        for name in ("namespace", "service"):
+            if query.validated_data.get(name):
+                rows = rows.filter(**{name: query.validated_data[name]})
+        return Response({"changes": [change_to_wire(c) for c in rows[: query.validated_data["limit"]]]})
+
+
+class ChangeRevertView(_TrafficView):
+    """``POST /api/v1/changes/{id}/revert``: 200 with the new state, 409 with the diff when it changed since."""
+
+    def post(self, request: Request, change_id: int) -> Response:
+        change = get_object_or_404(TrafficChange, pk=change_id)
+        check_namespace(request.user, change.namespace)
+        _, force = self._flags(request)
+        outcome = actions.revert_change(get_backend(), change, actor=_actor(request), force=force)
+        return ServiceTrafficView._answer(outcome)
+
+
+class IstioConfigView(_TrafficView):
+    """``GET /api/v1/istio-config?namespace=``: every VirtualService/DestinationRule with its validations."""
+
+    def get(self, request: Request) -> Response:
+        query = IstioConfigQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        backend = get_backend()
+        return Response(
+            {"backend": backend.name, "resources": fetch.istio_config(backend, query.validated_data.get("namespace"))}
+        )

@@ -1,0 +1,88 @@
+"""The backend interface: read one namespace's routing resources, write ordered changes atomically.
+
+A backend is a ``MeshBackend`` subclass registered by ``name`` (``@register``) and chosen with
+``MESHUI_MESH_BACKEND``. The contract every backend keeps:
+
+* ``snapshot(namespace, service)`` returns every VirtualService and DestinationRule of the
+  namespace (plus Gateways, Rollouts and Canaries when it holds any, for validation and owner
+  detection) and the service's **version**: an opaque string that changes whenever any
+  resource for that service changes, by meshui or by hand.
+* ``apply(namespace, service, writes, expected_version, record)`` performs ``writes`` in their
+  order only if the service's version still equals ``expected_version`` (else raises
+  ``StaleVersion`` and writes nothing); calls ``record(new_version)`` once, after the writes
+  succeeded and while concurrent writers of the service are still held off, and returns its
+  result. A failure in step N undoes steps 1..N-1 when it can and raises ``WriteFailed`` whose
+  details say exactly which steps were applied, failed and compensated.
+* ``list_resources(namespace)`` lists VirtualServices and DestinationRules (``None``: all).
+
+Backends never validate: ``traffic.actions`` validates before it calls ``apply``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from traffic.render import Write
+
+T = TypeVar("T")
+_REGISTRY: dict[str, type[MeshBackend]] = {}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    namespace: str
+    service: str
+    resources: tuple[dict, ...]
+    version: str
+
+
+class MeshBackend(ABC):
+    name: ClassVar[str]
+
+    @abstractmethod
+    def snapshot(self, namespace: str, service: str) -> Snapshot: ...
+
+    @abstractmethod
+    def apply(
+        self,
+        namespace: str,
+        service: str,
+        writes: Sequence[Write],
+        expected_version: str,
+        record: Callable[[str], T],
+        *,
+        actor: Any = None,
+        message: str = "",
+    ) -> T: ...
+
+    @abstractmethod
+    def list_resources(self, namespace: str | None) -> list[dict]: ...
+
+
+def register(cls: type[MeshBackend]) -> type[MeshBackend]:
+    """Class decorator: make ``cls`` selectable as ``MESHUI_MESH_BACKEND=<cls.name>``."""
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def backend_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_backend(name: str | None = None) -> MeshBackend:
+    """A new instance of the backend ``name`` (default ``settings.MESHUI_MESH_BACKEND``).
+
+    Raises ``ImproperlyConfigured`` naming the registered backends for an unknown name.
+    """
+    chosen = name or getattr(settings, "MESHUI_MESH_BACKEND", "local")
+    if chosen not in _REGISTRY:
+        raise ImproperlyConfigured(
+            f"MESHUI_MESH_BACKEND={chosen!r} is not valid: expected one of {', '.join(backend_names())}."
+        )
+    return _REGISTRY[chosen]()

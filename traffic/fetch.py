@@ -1,0 +1,101 @@
+"""Reads: one service's traffic state as the API shows it, and the Istio config overview."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+import yaml
+from django.conf import settings
+
+from traffic.backends.base import MeshBackend, Snapshot
+from traffic.parse import ParsedService, name_of, namespace_of, parse_service
+from traffic.specs import service_host, to_wire
+from traffic.validate import validate_all
+
+
+@lru_cache(maxsize=4)
+def _demo_mesh(size: int, seed: int) -> Any:
+    from demo.source import demo_mesh
+
+    return demo_mesh(size, seed)
+
+
+def _mesh() -> Any | None:
+    """The demo mesh while it is the telemetry source, else None (telemetry is Prometheus)."""
+    from topology.service import is_demo
+
+    return _demo_mesh(settings.DEMO_SIZE, settings.DEMO_SEED) if is_demo() else None
+
+
+def seen_versions(namespace: str, service: str) -> list[str]:
+    """The ``version`` labels of the service's workloads as telemetry knows them ([] when unknown)."""
+    mesh = _mesh()
+    if mesh is None:
+        return []
+    found = mesh.service_index.get((namespace, service))
+    if found is None:
+        return []
+    versions = [mesh.workload_index[(namespace, name)].version for name in found.workloads]
+    return list(dict.fromkeys(versions))
+
+
+def known_hosts() -> set[str] | None:
+    """FQDNs of the services telemetry has seen, or None when meshui cannot tell."""
+    mesh = _mesh()
+    if mesh is None:
+        return None
+    return {service_host(s.namespace, s.name) for s in mesh.services}
+
+
+def resource_entry(resource: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": resource.get("kind"),
+        "name": name_of(resource),
+        "namespace": namespace_of(resource),
+        "yaml": yaml.safe_dump(dict(resource), sort_keys=False, default_flow_style=False),
+    }
+
+
+def service_resources(parsed: ParsedService) -> list[dict]:
+    return [r for r in (parsed.vs, parsed.dr, *parsed.others) if r is not None]
+
+
+def state_of(parsed: ParsedService, version: str, context: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The API's JSON for one service: the model, owner, version, resources and their validations."""
+    mine = service_resources(parsed)
+    names = {(r.get("kind"), name_of(r)) for r in mine}
+    validations = [
+        v.to_wire() for v in validate_all(list(context), known_hosts()) if (v.kind, v.name) in names
+    ]  # fmt: skip
+    return {
+        **to_wire(parsed.spec),
+        "owner": parsed.owner,
+        "version": version,
+        "resources": [resource_entry(r) for r in mine],
+        "validations": validations,
+    }
+
+
+def read_service(backend: MeshBackend, namespace: str, service: str) -> tuple[Snapshot, ParsedService]:
+    """The backend's snapshot of ``namespace/service`` and the model read from it."""
+    snapshot = backend.snapshot(namespace, service)
+    return snapshot, parse_service(snapshot.resources, namespace, service, seen_versions(namespace, service))
+
+
+def traffic_state(backend: MeshBackend, namespace: str, service: str) -> dict[str, Any]:
+    snapshot, parsed = read_service(backend, namespace, service)
+    return state_of(parsed, snapshot.version, snapshot.resources)
+
+
+def istio_config(backend: MeshBackend, namespace: str | None) -> list[dict[str, Any]]:
+    """Every VirtualService and DestinationRule the backend holds (in ``namespace``), with validations."""
+    resources = backend.list_resources(namespace)
+    findings: dict[tuple[str, str, str], list[dict]] = {}
+    for validation in validate_all(resources, known_hosts()):
+        findings.setdefault((validation.kind, validation.namespace, validation.name), []).append(validation.to_wire())
+    return [
+        {**resource_entry(r), "validations": findings.get((str(r.get("kind")), namespace_of(r), name_of(r)), [])}
+        for r in resources
+    ]
