@@ -1,0 +1,324 @@
+// The metrics pages: overview cards, lists and detail charts, polling the metrics API.
+// Each page keeps its last good data when a poll fails and marks it stale with its age.
+
+const page = document.getElementById("m-page");
+const toolbar = document.getElementById("m-toolbar");
+const banner = document.getElementById("m-banner");
+const statusEl = document.getElementById("m-status");
+const HEALTH_ORDER = { failing: 0, degraded: 1, unknown: 2, healthy: 3, idle: 4 };
+
+// --- formatting -----------------------------------------------------------------------------
+export function fmtRate(v) {
+  if (v === null || v === undefined) return "–";
+  if (v === 0) return "0";
+  if (v >= 100) return v.toFixed(0);
+  if (v >= 1) return v.toFixed(2);
+  return v.toPrecision(2);
+}
+export function fmtPct(v) { return v === null || v === undefined ? "–" : `${(v * 100).toFixed(v > 0 && v < 0.001 ? 3 : 1)}%`; }
+export function fmtMs(v) { return v === null || v === undefined ? "–" : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toPrecision(3)} ms`; }
+export function fmtBytes(v) {
+  if (v === null || v === undefined) return "–";
+  const units = ["B/s", "kB/s", "MB/s", "GB/s"];
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) { v /= 1000; i += 1; }
+  return `${v.toPrecision(3)} ${units[i]}`;
+}
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") node.className = v; else if (k === "text") node.textContent = v; else node.setAttribute(k, v);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+function healthPill(health, reason) {
+  return el("span", { class: `health-pill h-${health}`, title: reason || health, "data-health": health }, health);
+}
+
+// --- fetching and polling -------------------------------------------------------------------
+class ApiError extends Error {
+  constructor(status, code, message) { super(message); this.status = status; this.code = code; }
+}
+async function getJSON(url) {
+  let response;
+  try {
+    response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+  } catch (err) {
+    throw new ApiError(0, "network", "meshui did not answer (network error)");
+  }
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const error = body && body.error ? body.error : { code: "http_error", message: `HTTP ${response.status}` };
+    throw new ApiError(response.status, error.code, error.message);
+  }
+  return body;
+}
+function view() {
+  const data = new FormData(toolbar);
+  return Object.fromEntries(data.entries());
+}
+const state = { lastGood: null, timer: null };
+function showBanner(error) {
+  if (!error) { banner.hidden = true; banner.textContent = ""; return; }
+  const upstream = error.code && error.code.startsWith("prometheus");
+  banner.hidden = false;
+  banner.className = `m-banner ${upstream ? "m-banner-bad" : "m-banner-warn"}`;
+  const age = state.lastGood ? Math.round((Date.now() - state.lastGood) / 1000) : null;
+  banner.textContent = (upstream ? "Prometheus is unavailable: " : "Could not refresh: ") + error.message
+    + (age !== null ? ` — showing data from ${age} s ago (stale).` : "");
+  page.classList.toggle("is-stale", age !== null);
+}
+async function poll(load) {
+  clearTimeout(state.timer);
+  statusEl.textContent = "Updating…";
+  try {
+    await load();
+    state.lastGood = Date.now();
+    showBanner(null);
+    page.classList.remove("is-stale");
+    statusEl.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+  } catch (error) {
+    showBanner(error);
+    statusEl.textContent = "Update failed";
+  }
+  const every = Number(view().refresh || 0);
+  if (every > 0) state.timer = setTimeout(() => poll(load), every * 1000);
+}
+function warn(container, warnings) {
+  for (const w of warnings || []) container.prepend(el("p", { class: "m-notice", "data-testid": "warning" }, `Prometheus warning: ${w}`));
+}
+
+// --- overview -------------------------------------------------------------------------------
+function sparkline(points) {
+  const w = 220, h = 44;
+  const values = points.map((p) => p[1] ?? 0);
+  const max = Math.max(...values, 1e-9);
+  const step = values.length > 1 ? w / (values.length - 1) : w;
+  const coords = values.map((v, i) => `${(i * step).toFixed(1)},${(h - 2 - (v / max) * (h - 6)).toFixed(1)}`);
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", `0 0 ${w} ${h}`);
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", `inbound requests, peak ${fmtRate(max)}/s`);
+  svg.innerHTML = `<polygon class="spark-fill" points="0,${h} ${coords.join(" ")} ${w},${h}"></polygon><polyline class="spark-line" points="${coords.join(" ")}"></polyline>`;
+  return svg;
+}
+let overviewData = null;
+function renderOverview() {
+  const grid = document.getElementById("ns-grid");
+  const v = view();
+  let items = overviewData.namespaces.filter((n) => (!v.name || n.name.includes(v.name)) && (!v.health || n.health === v.health));
+  const sorters = {
+    name: (a, b) => a.name.localeCompare(b.name),
+    rate: (a, b) => (b.request_rate ?? 0) - (a.request_rate ?? 0),
+    errors: (a, b) => (b.error_rate ?? 0) - (a.error_rate ?? 0),
+    health: (a, b) => HEALTH_ORDER[a.health] - HEALTH_ORDER[b.health] || a.name.localeCompare(b.name),
+  };
+  items = items.sort(sorters[v.sort] || sorters.health);
+  grid.replaceChildren();
+  warn(grid, overviewData.warnings);
+  if (!items.length) grid.append(el("p", { class: "muted" }, "No namespace with traffic matches."));
+  for (const ns of items) {
+    const counts = el("ul", { class: "ns-counts" });
+    for (const key of ["healthy", "degraded", "failing", "idle"]) {
+      counts.append(el("li", { class: `c-${key}`, "data-testid": `count-${key}` }, el("strong", { text: String(ns.counts[key] ?? 0) }), ` ${key}`));
+    }
+    const card = el("a", { class: `card ns-card h-border-${ns.health}`, href: `${page.dataset.listUrl}?namespace=${encodeURIComponent(ns.name)}`, "data-testid": "namespace-card", "data-namespace": ns.name },
+      el("div", { class: "ns-card-head" }, el("h2", { text: ns.name }), healthPill(ns.health)),
+      counts,
+      sparkline(ns.inbound_rate),
+      el("div", { class: "ns-figures" },
+        el("span", {}, el("strong", { text: fmtRate(ns.request_rate) }), " req/s in"),
+        el("span", { class: ns.error_rate > 0 ? "bad" : "" }, el("strong", { text: fmtPct(ns.error_rate) }), " errors")));
+    grid.append(card);
+  }
+}
+async function loadOverview() {
+  overviewData = await getJSON(`${page.dataset.api}?window=${encodeURIComponent(view().window)}`);
+  renderOverview();
+}
+
+// --- lists ----------------------------------------------------------------------------------
+let listItems = null;
+let listSort = { key: "health", dir: 1 };
+const params = new URLSearchParams(location.search);
+function renderList() {
+  const rows = document.getElementById("m-rows");
+  const v = view();
+  const items = listItems.filter((i) => (!v.namespace || i.namespace === v.namespace) && (!v.health || i.health === v.health) && (!v.name || i.name.includes(v.name)));
+  const keyOf = {
+    health: (i) => HEALTH_ORDER[i.health], namespace: (i) => i.namespace, name: (i) => i.name,
+    request_rate: (i) => -(i.request_rate ?? 0), error_rate: (i) => -(i.error_rate ?? -1), p95: (i) => -(i.latency_ms.p95 ?? -1),
+  }[listSort.key];
+  items.sort((a, b) => {
+    const x = keyOf(a), y = keyOf(b);
+    return (x < y ? -1 : x > y ? 1 : 0) * listSort.dir || a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name);
+  });
+  rows.replaceChildren();
+  if (!items.length) rows.append(el("tr", {}, el("td", { colspan: "7", class: "muted" }, "Nothing with traffic matches these filters.")));
+  for (const i of items) {
+    const href = `/namespaces/${encodeURIComponent(i.namespace)}/${page.dataset.kinds}/${encodeURIComponent(i.name)}`;
+    rows.append(el("tr", { "data-testid": "entity-row", "data-name": i.name },
+      el("td", {}, healthPill(i.health, i.health_reason)),
+      el("td", { text: i.namespace }),
+      el("td", {}, el("a", { href, "data-testid": "entity-link" }, i.name)),
+      el("td", { class: "num", text: fmtRate(i.request_rate) }),
+      el("td", { class: `num ${i.error_rate > 0 ? "bad" : ""}`, text: fmtPct(i.error_rate) }),
+      el("td", { class: "num", text: fmtMs(i.latency_ms.p95) }),
+      el("td", {}, ...i.versions.map((ver) => el("span", { class: "ver" }, ver)))));
+  }
+}
+async function loadList() {
+  const v = view();
+  const namespaces = await getJSON(`${page.dataset.namespacesApi}?window=${encodeURIComponent(v.window)}`);
+  const select = toolbar.elements.namespace;
+  const chosen = select.value || params.get("namespace") || "";
+  select.replaceChildren(el("option", { value: "" }, "All"), ...namespaces.namespaces.map((n) => el("option", { value: n.name }, n.name)));
+  select.value = chosen;
+  const wanted = namespaces.namespaces.map((n) => n.name).filter((n) => !chosen || n === chosen);
+  const lists = await Promise.all(wanted.map((ns) => getJSON(`${page.dataset.apiRoot}${encodeURIComponent(ns)}/${page.dataset.kinds}?window=${encodeURIComponent(v.window)}`)));
+  listItems = lists.flatMap((l) => l.items.map((i) => ({ ...i, namespace: l.namespace })));
+  renderList();
+}
+
+// --- detail ---------------------------------------------------------------------------------
+const detail = { direction: "inbound", plots: [] };
+const PALETTE = ["#2f6fdf", "#1e8e4e", "#c53030", "#b7791f", "#805ad5", "#0f8a8a", "#d53f8c", "#4a5568"];
+const CLASS_COLOURS = { "2xx": "#1e8e4e", "3xx": "#2f6fdf", "4xx": "#b7791f", "5xx": "#c53030", "no response": "#6b7280" };
+function labelText(labels) { const v = Object.values(labels); return v.length ? v.join(" ") || "(none)" : "total"; }
+function renderIdentity(d) {
+  const pill = document.getElementById("d-health");
+  pill.replaceWith(Object.assign(healthPill(d.health, d.health_reason), { id: "d-health" }));
+  document.getElementById("d-health").setAttribute("data-testid", "detail-health");
+  document.getElementById("d-reason").textContent = d.health_reason ? `Why: ${d.health_reason}` : d.health === "healthy" ? "All request outcomes are within tolerance." : "";
+  const ident = document.getElementById("d-ident");
+  ident.replaceChildren();
+  const rows = [["Namespace", d.namespace], ["Cluster", d.cluster || "–"], ["App", d.app || "–"],
+    ["Versions", d.versions.join(", ") || "–"], ["Requests in", `${fmtRate(d.request_rate)}/s`],
+    ["Errors in", fmtPct(d.error_rate)], ["p95 in", fmtMs(d.latency_ms.p95)]];
+  if (d.workloads.length) rows.splice(3, 0, ["Workloads", d.workloads.join(", ")]);
+  for (const [k, v] of rows) ident.append(el("dt", { text: k }), el("dd", { text: v }));
+  const box = document.getElementById("d-neighbours");
+  box.replaceChildren();
+  for (const side of ["inbound", "outbound"]) {
+    const list = el("ul", { class: "nb-list", "data-testid": `neighbours-${side}` });
+    for (const n of d.neighbours[side]) {
+      const kinds = { service: "services", workload: "workloads", app: "apps" }[n.kind];
+      const name = kinds && n.namespace ? el("a", { href: `/namespaces/${encodeURIComponent(n.namespace)}/${kinds}/${encodeURIComponent(n.name)}` }, n.name) : el("span", { text: n.name });
+      list.append(el("li", {}, el("span", { class: `dot h-${n.health}`, title: n.health }), side === "inbound" ? "← " : "→ ", name,
+        el("span", { class: "muted small" }, ` ${n.namespace || n.kind}`),
+        el("span", { class: "nb-fig" }, n.protocol === "tcp" ? fmtBytes(n.tcp_bytes_per_s) : `${fmtRate(n.request_rate)}/s · ${fmtPct(n.error_rate)}`)));
+    }
+    if (!d.neighbours[side].length) list.append(el("li", { class: "muted" }, "none in the window"));
+    box.append(el("h3", { class: "nb-head" }, side === "inbound" ? "Callers" : "Callees"), list);
+  }
+  const grafana = document.getElementById("d-grafana");
+  if (grafana) {
+    const root = page.dataset.grafana;
+    grafana.href = d.kind === "service"
+      ? `${root}/d/LJ_uJAvmk/istio-service-dashboard?var-service=${encodeURIComponent(`${d.name}.${d.namespace}.svc.cluster.local`)}`
+      : `${root}/d/UbsSZTDik/istio-workload-dashboard?var-namespace=${encodeURIComponent(d.namespace)}&var-workload=${encodeURIComponent(d.name)}`;
+  }
+}
+const CHARTS = [
+  // `span`: the least top of the y axis, so a flat line keeps a scale that means something in
+  // its unit (uPlot's default 0..100 would read as 10000% for a ratio).
+  { id: "requests", title: "Request volume", metrics: ["request_rate"], fmt: (v) => `${fmtRate(v)}/s`, span: 1 },
+  { id: "errors", title: "Error rate (5xx, no response, gRPC errors)", metrics: ["error_rate"], fmt: fmtPct, span: 0.01 },
+  { id: "latency", title: "Request duration", metrics: ["latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_avg_ms"], fmt: fmtMs, span: 1 },
+  { id: "tcp", title: "TCP bytes", metrics: ["tcp_sent_bytes_per_s", "tcp_received_bytes_per_s"], fmt: fmtBytes, span: 1 },
+];
+function chartSeries(chart, series) {
+  const out = [];
+  for (const metric of chart.metrics) {
+    const entries = series[metric] || [];
+    const prefix = chart.metrics.length > 1 ? metric.replace("latency_", "").replace("_ms", "").replace("tcp_", "").replace("_bytes_per_s", "") : "";
+    // Grouped latency shows p95 per group only, or the chart would hold four lines per group.
+    if (chart.id === "latency" && entries.length > 1 && metric !== "latency_p95_ms") continue;
+    for (const entry of entries) out.push({ label: [prefix, labelText(entry.labels)].filter((s) => s && s !== "total").join(" ") || "total", entry });
+  }
+  return out;
+}
+function drawChart(container, chart, body) {
+  const lines = chartSeries(chart, body.series);
+  container.replaceChildren(el("h3", { text: chart.title }));
+  warn(container, body.warnings);
+  // An error rate of 0 is data; zero requests or bytes everywhere is an empty chart.
+  const hasData = lines.some((l) => l.entry.points.some((p) => p[1] !== null && (chart.id === "errors" || p[1] !== 0)));
+  if (!hasData) { container.append(el("p", { class: "chart-empty muted", "data-testid": "chart-empty" }, chart.id === "tcp" ? "No TCP traffic in this direction." : "No requests in this direction.")); return; }
+  const xs = lines[0].entry.points.map((p) => p[0]);
+  const data = [xs, ...lines.map((l) => l.entry.points.map((p) => p[1]))];
+  const colour = (l, i) => CLASS_COLOURS[l.entry.labels.response_class] || PALETTE[i % PALETTE.length];
+  const opts = {
+    width: Math.max(320, container.clientWidth - 24), height: 200,
+    cursor: { sync: { key: "meshui-detail", setSeries: false } },
+    legend: { live: true },
+    scales: { x: { time: true }, y: { range: (u, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 0, chart.span)] } },
+    axes: [{ stroke: "#5d6677" }, { stroke: "#5d6677", size: 70, values: (u, ticks) => ticks.map(chart.fmt) }],
+    series: [{}, ...lines.map((l, i) => ({ label: l.label, stroke: colour(l, i), width: 1.6, value: (u, v) => chart.fmt(v),
+      fill: chart.id === "requests" ? `${colour(l, i)}22` : undefined }))],
+  };
+  const holder = el("div", { class: "chart-plot" });
+  container.append(holder);
+  detail.plots.push(new uPlot(opts, data, holder));
+}
+async function loadDetail() {
+  const v = view();
+  const charts = document.getElementById("charts");
+  const identity = getJSON(`${page.dataset.api}?window=5m`).then(renderIdentity);
+  const by = document.getElementById("d-by").value;
+  const query = new URLSearchParams({ direction: detail.direction, window: v.window, step: stepFor(v.window), rate_interval: "1m" });
+  if (by) query.set("by", by);
+  const seriesLoad = getJSON(`${page.dataset.api}/metrics?${query}`);
+  for (const plot of detail.plots) plot.destroy();
+  detail.plots = [];
+  const results = await Promise.allSettled([identity, seriesLoad]);
+  charts.replaceChildren();
+  for (const chart of CHARTS) {
+    const box = el("section", { class: "card chart", "data-testid": `chart-${chart.id}` });
+    charts.append(box);
+    if (results[1].status === "fulfilled") drawChart(box, chart, results[1].value);
+    else box.append(el("h3", { text: chart.title }), el("p", { class: "chart-error", "data-testid": "chart-error" }, `Cannot load: ${results[1].reason.message}`));
+  }
+  if (results[0].status === "rejected") {
+    document.getElementById("d-neighbours").replaceChildren(el("p", { class: "chart-error" }, `Cannot load: ${results[0].reason.message}`));
+  }
+  const failed = results.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+}
+function stepFor(window) {
+  const seconds = { "1m": 60, "5m": 300, "10m": 600, "30m": 1800, "1h": 3600, "3h": 10800, "6h": 21600, "12h": 43200, "1d": 86400 }[window] || 1800;
+  return `${Math.max(15, Math.ceil(seconds / 120))}s`;
+}
+
+// --- wiring ---------------------------------------------------------------------------------
+const loaders = { overview: loadOverview, list: loadList, detail: loadDetail };
+const renderers = { overview: () => overviewData && renderOverview(), list: () => listItems && renderList(), detail: null };
+const load = loaders[page.dataset.page];
+if (page.dataset.page === "list" && params.get("namespace")) {
+  toolbar.elements.namespace.append(el("option", { value: params.get("namespace") }, params.get("namespace")));
+  toolbar.elements.namespace.value = params.get("namespace");
+}
+toolbar.addEventListener("input", (event) => {
+  const name = event.target.name;
+  if (["name", "health", "sort"].includes(name) && renderers[page.dataset.page]) renderers[page.dataset.page]();
+  else poll(load);
+});
+for (const button of document.querySelectorAll("[data-sort]")) {
+  button.addEventListener("click", () => {
+    listSort = { key: button.dataset.sort, dir: listSort.key === button.dataset.sort ? -listSort.dir : 1 };
+    renderList();
+  });
+}
+for (const button of document.querySelectorAll("[data-direction]")) {
+  button.addEventListener("click", () => {
+    detail.direction = button.dataset.direction;
+    for (const b of document.querySelectorAll("[data-direction]")) b.setAttribute("aria-pressed", String(b === button));
+    poll(load);
+  });
+}
+const bySelect = document.getElementById("d-by");
+if (bySelect) bySelect.addEventListener("change", () => poll(load));
+poll(load);
