@@ -271,3 +271,4 @@ JAEGER.update(
         "TIMEOUT_S": env_float("MESHUI_JAEGER_TIMEOUT_S", 5.0, minimum=0.1, maximum=120),
     }
 )
+

@@ -9,10 +9,12 @@ from meshui import ops
 urlpatterns = [
     path("", include("topology.urls")),
     path("", include("metrics.urls")),
+    path("", include("traces.urls")),
     path("", include("accounts.urls")),
     path("api/v1/", include("topology.api.urls")),
     path("api/v1/", include("traffic.api.urls")),
     path("api/v1/", include("metrics.api.urls")),
+    path("api/v1/", include("traces.api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", ops.healthz, name="healthz"),

@@ -20,13 +20,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
 
+from meshui.upstream import USER_AGENT, host_of, is_timeout, root_cause, socket_of
 from metrics.errors import (
     PrometheusError,
     PrometheusNotConfigured,
@@ -47,16 +46,6 @@ _LIMITS = (
 _CHUNK_BYTES = 64 * 1024
 # Room for the last recv and the JSON decoding after the budget is spent.
 DEADLINE_MARGIN_S = 0.5
-
-
-def _version() -> str:
-    try:
-        return metadata.version("meshui")
-    except metadata.PackageNotFoundError:
-        return "dev"
-
-
-USER_AGENT = f"meshui/{_version()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,15 +102,6 @@ def _notify(event: QueryEvent) -> None:
         observer(event)
 
 
-def _host_of(url: str) -> str:
-    """``host:port`` of ``url`` — never its user info, path or query."""
-    parts = urlsplit(url)
-    host = parts.hostname or "?"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{parts.port}" if parts.port else host
-
-
 def _format_time(value: float) -> str:
     return f"{value:.3f}"
 
@@ -152,7 +132,7 @@ class PrometheusClient:
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
         self.url = url.rstrip("/")
-        self.host = _host_of(self.url)
+        self.host = host_of(self.url)
         self.timeout_s = float(timeout_s)
         self.scope = scope
         self._session = session or requests.Session()
@@ -248,7 +228,7 @@ class PrometheusClient:
             )
         except requests.exceptions.SSLError as error:
             raise PrometheusUnavailable(
-                f"TLS handshake with Prometheus at {self.host} failed: {_root_cause(error)}",
+                f"TLS handshake with Prometheus at {self.host} failed: {root_cause(error)}",
                 reason="tls",
                 host=self.host,
             ) from None
@@ -269,7 +249,7 @@ class PrometheusClient:
     def _read_body(self, response: requests.Response, deadline: float) -> bytes:
         """The body, read as it arrives (``read1``) with the socket timeout shrunk to the budget left."""
         chunks: list[bytes] = []
-        sock = _socket_of(response)
+        sock = socket_of(response)
         try:
             while True:
                 remaining = deadline - time.monotonic()
@@ -282,7 +262,7 @@ class PrometheusClient:
                     return b"".join(chunks)
                 chunks.append(chunk)
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
-            if _is_timeout(error):
+            if is_timeout(error):
                 raise self._timed_out() from None
             raise PrometheusUnavailable(
                 f"connection to Prometheus at {self.host} broke while reading the answer",
@@ -347,7 +327,7 @@ class PrometheusClient:
         )
 
     def _connection_failed(self, error: requests.exceptions.ConnectionError) -> PrometheusUnavailable:
-        cause = _root_cause(error)
+        cause = root_cause(error)
         if isinstance(cause, socket.gaierror) or "NameResolution" in type(cause).__name__:
             return PrometheusUnavailable(
                 f"the Prometheus host {self.host} could not be resolved (DNS)", reason="dns", host=self.host
@@ -358,39 +338,10 @@ class PrometheusClient:
                 reason="connection_refused",
                 host=self.host,
             )
-        if _is_timeout(error):
+        if is_timeout(error):
             return self._timed_out()
         return PrometheusUnavailable(
             f"could not connect to Prometheus at {self.host} ({type(cause).__name__})",
             reason="connection_failed",
             host=self.host,
         )
-
-
-def _root_cause(error: BaseException) -> BaseException:
-    """The innermost cause, following requests' and urllib3's wrapping (``reason``/``__context__``)."""
-    seen: set[int] = set()
-    current: BaseException = error
-    while id(current) not in seen:
-        seen.add(id(current))
-        inner = getattr(current, "reason", None)
-        if not isinstance(inner, BaseException):
-            inner = current.args[0] if current.args and isinstance(current.args[0], BaseException) else None
-        if not isinstance(inner, BaseException):
-            inner = current.__cause__ or current.__context__
-        if inner is None:
-            return current
-        current = inner
-    return current
-
-
-def _is_timeout(error: BaseException) -> bool:
-    timeouts = (TimeoutError, requests.exceptions.Timeout, urllib3.exceptions.TimeoutError)
-    return isinstance(error, timeouts) or isinstance(_root_cause(error), timeouts)
-
-
-def _socket_of(response: requests.Response) -> socket.socket | None:
-    """The socket under a streamed response, when urllib3 exposes it (it does in 2.x)."""
-    connection = getattr(response.raw, "connection", None) or getattr(response.raw, "_connection", None)
-    sock = getattr(connection, "sock", None)
-    return sock if isinstance(sock, socket.socket) else None

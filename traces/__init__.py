@@ -1,1 +1,1 @@
-"""Traces from Jaeger's query API (the traces issue builds this app out)."""
+"""Traces: Jaeger (or the demo mesh) behind one trace source; see docs/decisions/0010-traces.md."""

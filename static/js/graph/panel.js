@@ -1,7 +1,11 @@
 // The side panel: details of the selected node or edge, with sparklines (uPlot) of its rate,
-// error share and p95 over the time the page has been open (GraphModel.history).
+// error share and p95 over the time the page has been open (GraphModel.history), and a
+// "Traces" section (a scatter of duration over time) fetched only when it is opened.
 
+import { describeError, formatDuration, getJson } from "../traces/common.js";
+import { scatterSvg } from "../traces/scatter.js";
 import { formatBytesRate, formatMs, formatPercent, formatRate } from "./format.js";
+import { viewFromSearch } from "./urlstate.js";
 
 const uPlot = globalThis.uPlot;
 
@@ -25,6 +29,31 @@ function breakdown(title, map, total, testid) {
   return `<h3>${esc(title)}</h3><table class="panel-table" data-testid="${testid}"><tbody>${items}</tbody></table>`;
 }
 
+const API_ROOT = "/api/v1/";
+const TRACE_PAGE = "/traces/";
+const TRACES_CSS = new URL("../../css/traces.css", import.meta.url).href;
+const UNIT_S = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+function windowSeconds(text) {
+  let total = 0;
+  for (const [, n, unit] of String(text).matchAll(/(\d+)(ms|s|m|h|d|w)/g)) total += Number(n) * UNIT_S[unit];
+  return total || 300;
+}
+
+/** Traces asked for: more for a longer window, so the scatter shows its shape. */
+function limitFor(windowS) {
+  if (windowS <= 600) return 20;
+  if (windowS <= 3600) return 50;
+  return 100;
+}
+
+/** `{namespace, app}` a trace search can use for node `n` (null when it has no app). */
+function appOf(n) {
+  const app = n?.app ?? (n?.kind === "service" ? n?.service : null);
+  if (!n || !app || !n.namespace || app === "unknown" || n.namespace === "unknown") return null;
+  return { namespace: n.namespace, app };
+}
+
 export class SidePanel {
   constructor({ root, model, nodeName, onClose }) {
     this.root = root;
@@ -36,13 +65,25 @@ export class SidePanel {
     this.sparks = root.querySelector("#panel-sparks");
     this.selection = null;
     this.plots = [];
+    this.tracesAbort = null;
     root.querySelector("#panel-close").addEventListener("click", () => onClose());
+    if (!document.querySelector(`link[href="${TRACES_CSS}"]`)) {
+      document.head.insertAdjacentHTML("beforeend", `<link rel="stylesheet" href="${TRACES_CSS}">`);
+    }
+    this.traces = document.createElement("details");
+    this.traces.className = "panel-traces";
+    this.traces.setAttribute("data-testid", "panel-traces");
+    this.traces.innerHTML = `<summary>Traces</summary><div class="panel-traces-body" data-testid="panel-traces-body"></div>`;
+    this.tracesBody = this.traces.querySelector(".panel-traces-body");
+    this.traces.addEventListener("toggle", () => { if (this.traces.open) this.#loadTraces(); else this.#abortTraces(); });
+    root.append(this.traces);
   }
 
   /** Show `{group, id}` (null hides the panel). */
   show(selection) {
     this.selection = selection;
     this.#destroyPlots();
+    this.#resetTraces();
     if (!selection) { this.root.hidden = true; return; }
     this.model.watch(`${selection.group}:${selection.id}`);
     this.root.hidden = false;
@@ -141,6 +182,84 @@ export class SidePanel {
       caption.textContent = `${s.label} · now ${latest(s)}`;
       box.prepend(caption);
     }
+  }
+
+  // ---- traces (only fetched while the section is open) ---------------------------------
+
+  /** The search URL of the selection's traces, or null when it has no app to search for. */
+  #tracesQuery() {
+    const sel = this.selection;
+    if (!sel) return null;
+    const view = viewFromSearch(location.search);
+    const p = new URLSearchParams({ window: view.window, limit: String(limitFor(windowSeconds(view.window))) });
+    if (view.queryTime !== null) p.set("query_time", String(view.queryTime));
+    if (sel.group === "nodes") {
+      const app = appOf(this.model.nodes.get(sel.id));
+      if (!app) return null;
+      return `${API_ROOT}namespaces/${encodeURIComponent(app.namespace)}/services/${encodeURIComponent(app.app)}/traces?${p}`;
+    }
+    const edge = this.model.edges.get(sel.id);
+    const source = appOf(this.model.nodes.get(edge?.source));
+    const target = appOf(this.model.nodes.get(edge?.target));
+    if (!source || !target) return null;
+    p.set("source", `${source.namespace}/${source.app}`);
+    p.set("target", `${target.namespace}/${target.app}`);
+    return `${API_ROOT}edges/traces?${p}`;
+  }
+
+  #abortTraces() {
+    if (this.tracesAbort) this.tracesAbort.abort();
+    this.tracesAbort = null;
+  }
+
+  #resetTraces() {
+    this.#abortTraces();
+    this.traces.open = false;
+    this.tracesBody.innerHTML = "";
+    delete this.traces.dataset.state;
+  }
+
+  async #loadTraces() {
+    this.#abortTraces();
+    const url = this.#tracesQuery();
+    if (!url) {
+      this.tracesBody.innerHTML = `<p class="muted panel-traces-message">No traces for this ${this.selection?.group === "edges" ? "edge" : "node"}: it has no app in the mesh.</p>`;
+      this.traces.dataset.state = "none";
+      return;
+    }
+    const controller = new AbortController();
+    this.tracesAbort = controller;
+    this.traces.dataset.state = "loading";
+    this.tracesBody.innerHTML = `<p class="muted panel-traces-message">Reading traces…</p>`;
+    let result;
+    try { result = await getJson(url, controller.signal); } catch { return; }
+    if (this.tracesAbort !== controller) return;
+    this.tracesAbort = null;
+    if (!result.ok) {
+      const { title, message, hint, code } = describeError(result.error);
+      this.traces.dataset.state = "error";
+      this.tracesBody.innerHTML = `<div class="panel-traces-message" role="alert" data-testid="panel-traces-error" data-code="${esc(code)}"><strong>${esc(title)}</strong><p>${esc(message)}</p>${hint ? `<p class="muted">${esc(hint)}</p>` : ""}</div>`;
+      return;
+    }
+    this.#renderTraces(result.body.traces, new URL(url, location.href).searchParams);
+  }
+
+  #renderTraces(traces, params) {
+    const view = viewFromSearch(location.search);
+    const endUs = (view.queryTime ?? Date.now() / 1000) * 1e6;
+    const startUs = endUs - windowSeconds(view.window) * 1e6;
+    const href = (t) => `${TRACE_PAGE}${encodeURIComponent(t.trace_id)}?window=${encodeURIComponent(view.window)}`;
+    this.traces.dataset.state = "loaded";
+    if (!traces.length) {
+      this.tracesBody.innerHTML = `<p class="muted panel-traces-message" data-testid="panel-traces-empty">No traces in the last ${esc(view.window)}.</p>`;
+      return;
+    }
+    const errors = traces.filter((t) => t.has_error).length;
+    const slowest = [...traces].sort((a, b) => b.duration_ms - a.duration_ms).slice(0, 5);
+    this.tracesBody.innerHTML = `<p class="muted small">${traces.length} trace${traces.length > 1 ? "s" : ""} (newest ${esc(params.get("limit"))} at most) in the last ${esc(view.window)}${errors ? ` · ${errors} with errors` : ""}</p>`
+      + scatterSvg(traces, { startUs, endUs, href })
+      + `<div class="trace-scatter-legend"><span>● trace</span><span>✖ trace with an error</span></div>`
+      + `<h3>Slowest</h3><ul class="trace-list" data-testid="trace-list">${slowest.map((t) => `<li><a href="${esc(href(t))}" data-testid="trace-link" data-trace-id="${esc(t.trace_id)}">${t.has_error ? `<span class="is-error" title="error">✖ </span>` : ""}${esc(new Date(t.start_time_us / 1000).toLocaleTimeString())} · ${t.span_count} spans · ${esc(t.services.length)} services</a><span>${esc(formatDuration(t.duration_ms))}</span></li>`).join("")}</ul>`;
   }
 
   #destroyPlots() {

@@ -1,24 +1,11 @@
-"""The metrics API and pages in demo mode (the built-in mesh is the telemetry source).
-
-The URL configuration below mounts meshui's own plus the metrics routes, as meshui/urls.py
-does once they are wired in.
-"""
+"""The metrics API and pages in demo mode (the built-in mesh is the telemetry source)."""
 
 from __future__ import annotations
 
 import pytest
 from django.test import Client
-from django.urls import include, path
 
-from meshui.urls import urlpatterns as meshui_urlpatterns
-
-urlpatterns = [
-    path("", include("metrics.urls")),
-    path("api/v1/", include("metrics.api.urls")),
-    *meshui_urlpatterns,
-]
-
-pytestmark = [pytest.mark.urls(__name__), pytest.mark.django_db]
+pytestmark = pytest.mark.django_db
 QUERY_TIME = 1_790_000_000
 
 

@@ -12,12 +12,11 @@ import pytest
 from django.test import Client
 
 from metrics import client as prometheus_client
-from tests.integration.metrics.test_metrics_pages_demo import urlpatterns  # noqa: F401  (the URL conf)
 from tests.support import mesh_truth
 from tests.support.prometheus import RunningPrometheus
 from topology import service
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db, pytest.mark.urls(__name__)]
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 END = mesh_truth.DATA_END
 SERIES_PARAMS = {"window": "10m", "step": "1m", "rate_interval": "1m", "query_time": END}
 

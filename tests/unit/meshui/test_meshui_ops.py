@@ -96,9 +96,10 @@ def test_metrics_exposes_request_durations_by_route_pattern(db, client: Client, 
 
 
 def test_metrics_exposes_upstream_websocket_and_ticker_series(client: Client):
-    # given some recorded activity
-    observe_upstream_query("jaeger", 0.2)
-    observe_upstream_query("jaeger", 2.0, error="JaegerUnavailable")
+    # given some recorded activity (an upstream name of its own: the registry is process-wide)
+    clients_before = REGISTRY.get_sample_value("meshui_websocket_clients") or 0.0
+    observe_upstream_query("test-probe", 0.2)
+    observe_upstream_query("test-probe", 2.0, error="ProbeUnavailable")
     websocket_connected()
     websocket_connected()
     websocket_disconnected()
@@ -106,9 +107,9 @@ def test_metrics_exposes_upstream_websocket_and_ticker_series(client: Client):
     # when scraped
     text = Client().get("/metrics").content.decode()
     # then each family is present with the recorded values
-    assert 'meshui_upstream_query_seconds_count{upstream="jaeger"}' in text
-    assert 'meshui_upstream_errors_total{error="JaegerUnavailable",upstream="jaeger"} 1.0' in text
-    assert "meshui_websocket_clients 1.0" in text
+    assert 'meshui_upstream_query_seconds_count{upstream="test-probe"} 2.0' in text
+    assert 'meshui_upstream_errors_total{error="ProbeUnavailable",upstream="test-probe"} 1.0' in text
+    assert f"meshui_websocket_clients {clients_before + 1}" in text
     assert "meshui_ticker_duration_seconds_count" in text
     websocket_disconnected()
 
