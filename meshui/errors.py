@@ -121,6 +121,16 @@ def _flatten(detail: Any, path: str = "") -> list[tuple[str, str]]:
     return [(path, str(detail))]
 
 
+def first_validation_error(detail: Any) -> tuple[str | None, str]:
+    """``(field, message)`` of the first problem in a DRF ``ValidationError`` detail (field ``None``
+    when the problem is not about one field): what pages show for a bad view in their URL."""
+    pairs = _flatten(detail)
+    if not pairs:
+        return None, "Invalid input."
+    field, message = pairs[0]
+    return field or None, message
+
+
 def _validation_envelope(exc: exceptions.ValidationError) -> dict[str, Any]:
     pairs = _flatten(exc.detail) or [("", "Invalid input.")]
     fields: dict[str, list[str]] = {}

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("topology.urls")),
     path("", include("metrics.urls")),
     path("", include("traces.urls")),
+    path("", include("traffic.urls")),
     path("", include("accounts.urls")),
     path("api/v1/", include("topology.api.urls")),
     path("api/v1/", include("traffic.api.urls")),

@@ -35,7 +35,7 @@ from django.conf import settings
 from rest_framework.exceptions import ValidationError
 
 from meshui import observability
-from meshui.errors import mapping_of
+from meshui.errors import first_validation_error, mapping_of
 from metrics.errors import PrometheusError
 from topology import service
 from topology.api.params import format_duration, parse_graph_request
@@ -144,8 +144,8 @@ def parse_view(data: object) -> View:
     try:
         request = parse_graph_request(query)
     except ValidationError as exc:
-        field, message = _first_error(exc.detail)
-        raise InvalidView(field, message) from None
+        field, message = first_validation_error(exc.detail)
+        raise InvalidView(field or "view", message) from None
     return View(
         namespaces=tuple(sorted(request.namespaces)) if request.namespaces else None,
         graph_type=request.graph_type,
@@ -153,15 +153,6 @@ def parse_view(data: object) -> View:
         include_idle=request.include_idle,
         inject_service_nodes=request.inject_service_nodes,
     )
-
-
-def _first_error(detail: Any) -> tuple[str, str]:
-    if isinstance(detail, dict) and detail:
-        field = sorted(detail)[0]
-        messages = detail[field]
-        message = messages[0] if isinstance(messages, list) and messages else messages
-        return str(field), str(message)
-    return "view", str(detail)
 
 
 def graph_of(view: View, telemetry: MeshTelemetry) -> dict[str, Any]:

@@ -12,12 +12,10 @@ from django.urls import reverse
 from rest_framework.exceptions import ValidationError
 
 from accounts.roles import has_role
+from meshui.errors import first_validation_error, mapping_of
 from metrics.errors import (
     PrometheusError,
     PrometheusNotConfigured,
-    PrometheusQueryError,
-    PrometheusQueryLimit,
-    PrometheusUnavailable,
 )
 from topology import service
 from topology.api.params import parse_graph_request
@@ -37,25 +35,10 @@ def _api_query(request: HttpRequest) -> dict[str, str]:
     return query
 
 
-def _first_error(detail: Any) -> tuple[str | None, str]:
-    """The (field, message) of the first problem in a DRF ValidationError detail."""
-    if isinstance(detail, dict):
-        for field, messages in detail.items():
-            message = messages[0] if isinstance(messages, list) and messages else messages
-            return str(field), str(message)
-    if isinstance(detail, list) and detail:
-        return None, str(detail[0])
-    return None, str(detail)
-
-
-def _upstream_code(exc: PrometheusError) -> str:
-    if isinstance(exc, PrometheusQueryLimit):
-        return "query_limit"
-    if isinstance(exc, PrometheusQueryError):
-        return "prometheus_query_error"
-    if isinstance(exc, PrometheusUnavailable):
-        return "prometheus_unavailable"
-    return "prometheus_error"
+def upstream_error_code(exc: Exception) -> str:
+    """The API's error code for an upstream failure (one mapping, in ``meshui.errors``)."""
+    mapping = mapping_of(exc)
+    return mapping.code if mapping else "upstream_error"
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -80,14 +63,14 @@ def home(request: HttpRequest) -> HttpResponse:
     try:
         initial["graph"] = service.read_graph(parse_graph_request(_api_query(request)))
     except ValidationError as exc:
-        field, message = _first_error(exc.detail)
+        field, message = first_validation_error(exc.detail)
         initial["error"] = {"code": "invalid_parameter", "message": message, "field": field}
         state, status = "invalid_parameter", 400
     except PrometheusNotConfigured as exc:
         initial["error"] = {"code": "prometheus_not_configured", "message": str(exc), "field": None}
         state = "not_configured"
     except PrometheusError as exc:
-        initial["error"] = {"code": _upstream_code(exc), "message": str(exc), "field": None}
+        initial["error"] = {"code": upstream_error_code(exc), "message": str(exc), "field": None}
         state = "upstream_error"
     context = {
         "initial": initial,

@@ -4,6 +4,7 @@
 
 import { describeError, formatDuration, getJson } from "../traces/common.js";
 import { scatterSvg } from "../traces/scatter.js";
+import { mountTrafficEditor } from "../traffic/editor.js";
 import { formatBytesRate, formatMs, formatPercent, formatRate } from "./format.js";
 import { viewFromSearch } from "./urlstate.js";
 
@@ -84,6 +85,7 @@ export class SidePanel {
     this.selection = selection;
     this.#destroyPlots();
     this.#resetTraces();
+    mountTrafficEditor(this.root, selection?.group === "nodes" ? this.model.nodes.get(selection.id) : null);
     if (!selection) { this.root.hidden = true; return; }
     this.model.watch(`${selection.group}:${selection.id}`);
     this.root.hidden = false;
