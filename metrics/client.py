@@ -14,8 +14,6 @@ Observability goes through a hook: functions added with ``add_observer`` receive
 
 from __future__ import annotations
 
-import errno
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -23,9 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-import urllib3.exceptions
 
-from meshui.upstream import USER_AGENT, host_of, is_timeout, root_cause, socket_of
+from meshui.upstream import USER_AGENT, Unreachable, Upstream, bounded_request, host_of
 from metrics.errors import (
     PrometheusError,
     PrometheusNotConfigured,
@@ -43,7 +40,6 @@ _LIMITS = (
     ("would load too many samples into memory", "max_samples"),
     ("exceeded maximum resolution", "max_resolution"),
 )
-_CHUNK_BYTES = 64 * 1024
 # Room for the last recv and the JSON decoding after the budget is spent.
 DEADLINE_MARGIN_S = 0.5
 
@@ -134,6 +130,7 @@ class PrometheusClient:
         self.url = url.rstrip("/")
         self.host = host_of(self.url)
         self.timeout_s = float(timeout_s)
+        self._upstream = Upstream("Prometheus", self.host, self.timeout_s)
         self.scope = scope
         self._session = session or requests.Session()
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **(headers or {})}
@@ -213,62 +210,20 @@ class PrometheusClient:
             _notify(QueryEvent(endpoint=endpoint, outcome=outcome, duration_s=time.monotonic() - started))
 
     def _post(self, endpoint: str, form: dict[str, str], deadline: float) -> Any:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise self._timed_out()
         try:
-            response = self._session.post(
+            answer = bounded_request(
+                self._session,
+                "POST",
                 f"{self.url}/api/v1/{endpoint}",
-                data=form,
+                upstream=self._upstream,
+                deadline=deadline,
                 headers=self._headers,
                 verify=self._verify,
-                timeout=(min(3.0, remaining), remaining),
-                stream=True,
-                allow_redirects=False,
+                data=form,
             )
-        except requests.exceptions.SSLError as error:
-            raise PrometheusUnavailable(
-                f"TLS handshake with Prometheus at {self.host} failed: {root_cause(error)}",
-                reason="tls",
-                host=self.host,
-            ) from None
-        except requests.exceptions.Timeout:
-            raise self._timed_out() from None
-        except requests.exceptions.ConnectionError as error:
-            raise self._connection_failed(error) from None
-        except requests.exceptions.RequestException as error:
-            raise PrometheusUnavailable(
-                f"request to Prometheus at {self.host} failed: {type(error).__name__}",
-                reason="connection_failed",
-                host=self.host,
-            ) from None
-        with response:
-            body = self._read_body(response, deadline)
-        return self._interpret(response.status_code, response.headers.get("Content-Type", ""), body)
-
-    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
-        """The body, read as it arrives (``read1``) with the socket timeout shrunk to the budget left."""
-        chunks: list[bytes] = []
-        sock = socket_of(response)
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise self._timed_out()
-                if sock is not None:
-                    sock.settimeout(remaining)
-                chunk = response.raw.read1(_CHUNK_BYTES, decode_content=True)
-                if not chunk:
-                    return b"".join(chunks)
-                chunks.append(chunk)
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
-            if is_timeout(error):
-                raise self._timed_out() from None
-            raise PrometheusUnavailable(
-                f"connection to Prometheus at {self.host} broke while reading the answer",
-                reason="connection_failed",
-                host=self.host,
-            ) from None
+        except Unreachable as error:
+            raise PrometheusUnavailable(str(error), reason=error.reason, host=self.host) from None
+        return self._interpret(answer.status, answer.content_type, answer.body)
 
     def _interpret(self, status: int, content_type: str, body: bytes) -> Any:
         try:
@@ -319,29 +274,3 @@ class PrometheusClient:
             status_code=status,
         )
 
-    def _timed_out(self) -> PrometheusUnavailable:
-        return PrometheusUnavailable(
-            f"Prometheus at {self.host} did not answer within {self.timeout_s:g}s",
-            reason="timeout",
-            host=self.host,
-        )
-
-    def _connection_failed(self, error: requests.exceptions.ConnectionError) -> PrometheusUnavailable:
-        cause = root_cause(error)
-        if isinstance(cause, socket.gaierror) or "NameResolution" in type(cause).__name__:
-            return PrometheusUnavailable(
-                f"the Prometheus host {self.host} could not be resolved (DNS)", reason="dns", host=self.host
-            )
-        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
-            return PrometheusUnavailable(
-                f"Prometheus at {self.host} refused the connection",
-                reason="connection_refused",
-                host=self.host,
-            )
-        if is_timeout(error):
-            return self._timed_out()
-        return PrometheusUnavailable(
-            f"could not connect to Prometheus at {self.host} ({type(cause).__name__})",
-            reason="connection_failed",
-            host=self.host,
-        )

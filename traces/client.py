@@ -13,9 +13,7 @@ Observability goes through a hook: functions added with ``add_observer`` receive
 
 from __future__ import annotations
 
-import errno
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -23,14 +21,12 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import requests
-import urllib3.exceptions
 
-from meshui.upstream import USER_AGENT, host_of, is_timeout, root_cause, socket_of
+from meshui.upstream import USER_AGENT, Unreachable, Upstream, bounded_request, host_of
 from traces.errors import JaegerBadResponse, JaegerError, JaegerNotConfigured, JaegerUnavailable, TraceNotFound
 from traces.model import Trace
 from traces.parse import Envelope, parse_envelope, parse_traces, string_list
 
-_CHUNK_BYTES = 64 * 1024
 # Room for the last recv and the JSON decoding after the budget is spent.
 DEADLINE_MARGIN_S = 0.5
 # Jaeger's own cap on a search is its storage's; this keeps one answer a reasonable size.
@@ -98,6 +94,7 @@ class JaegerClient:
         self.url = url.rstrip("/")
         self.host = host_of(self.url)
         self.timeout_s = float(timeout_s)
+        self._upstream = Upstream("Jaeger", self.host, self.timeout_s)
         self._session = session or requests.Session()
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
         if token:
@@ -200,60 +197,20 @@ class JaegerClient:
             _notify(QueryEvent(endpoint=endpoint, outcome=outcome, duration_s=time.monotonic() - started))
 
     def _get(self, path: str, params: dict[str, str], deadline: float) -> Envelope:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise self._timed_out()
         try:
-            response = self._session.get(
+            answer = bounded_request(
+                self._session,
+                "GET",
                 f"{self.url}{path}",
-                params=params,
+                upstream=self._upstream,
+                deadline=deadline,
                 headers=self._headers,
                 verify=self._verify,
-                timeout=(min(3.0, remaining), remaining),
-                stream=True,
-                allow_redirects=False,
+                params=params,
             )
-        except requests.exceptions.SSLError as error:
-            raise JaegerUnavailable(
-                f"TLS handshake with Jaeger at {self.host} failed: {root_cause(error)}", reason="tls", host=self.host
-            ) from None
-        except requests.exceptions.Timeout:
-            raise self._timed_out() from None
-        except requests.exceptions.ConnectionError as error:
-            raise self._connection_failed(error) from None
-        except requests.exceptions.RequestException as error:
-            raise JaegerUnavailable(
-                f"request to Jaeger at {self.host} failed: {type(error).__name__}",
-                reason="connection_failed",
-                host=self.host,
-            ) from None
-        with response:
-            body = self._read_body(response, deadline)
-        return self._interpret(response.status_code, response.headers.get("Content-Type", ""), body)
-
-    def _read_body(self, response: requests.Response, deadline: float) -> bytes:
-        """The body, read as it arrives with the socket timeout shrunk to the budget left."""
-        chunks: list[bytes] = []
-        sock = socket_of(response)
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise self._timed_out()
-                if sock is not None:
-                    sock.settimeout(remaining)
-                chunk = response.raw.read1(_CHUNK_BYTES, decode_content=True)
-                if not chunk:
-                    return b"".join(chunks)
-                chunks.append(chunk)
-        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
-            if is_timeout(error):
-                raise self._timed_out() from None
-            raise JaegerUnavailable(
-                f"connection to Jaeger at {self.host} broke while reading the answer",
-                reason="connection_failed",
-                host=self.host,
-            ) from None
+        except Unreachable as error:
+            raise JaegerUnavailable(str(error), reason=error.reason, host=self.host) from None
+        return self._interpret(answer.status, answer.content_type, answer.body)
 
     def _interpret(self, status: int, content_type: str, body: bytes) -> Envelope:
         kind = content_type.split(";")[0].strip() or "no content type"
@@ -288,29 +245,6 @@ class JaegerClient:
             reason="http_status",
             host=self.host,
             status_code=status,
-        )
-
-    def _timed_out(self) -> JaegerUnavailable:
-        return JaegerUnavailable(
-            f"Jaeger at {self.host} did not answer within {self.timeout_s:g}s", reason="timeout", host=self.host
-        )
-
-    def _connection_failed(self, error: requests.exceptions.ConnectionError) -> JaegerUnavailable:
-        cause = root_cause(error)
-        if isinstance(cause, socket.gaierror) or "NameResolution" in type(cause).__name__:
-            return JaegerUnavailable(
-                f"the Jaeger host {self.host} could not be resolved (DNS)", reason="dns", host=self.host
-            )
-        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == errno.ECONNREFUSED:
-            return JaegerUnavailable(
-                f"Jaeger at {self.host} refused the connection", reason="connection_refused", host=self.host
-            )
-        if is_timeout(error):
-            return self._timed_out()
-        return JaegerUnavailable(
-            f"could not connect to Jaeger at {self.host} ({type(cause).__name__})",
-            reason="connection_failed",
-            host=self.host,
         )
 
 
