@@ -465,16 +465,19 @@ def health_items(graph: MeshGraph, kind: Kind) -> list[dict]:
 
 def neighbours(graph: MeshGraph, node_id: str) -> dict[str, list[dict]]:
     """The callers (``inbound``) and callees (``outbound``) of ``node_id`` in an assessed graph,
-    each with its node fields, the edge's protocol, rate, error rate and health, busiest first."""
+    each with its node fields, the edge's protocol, rate, error rate and health (``health``), the
+    neighbour's own verdict (``node_health``), busiest first."""
     result: dict[str, list[dict]] = {"inbound": [], "outbound": []}
     for edge in graph.edges.values():
         if edge.target == node_id:
-            side, other = "inbound", graph.nodes[edge.source]
+            side, other_id = "inbound", edge.source
         elif edge.source == node_id:
-            side, other = "outbound", graph.nodes[edge.target]
+            side, other_id = "outbound", edge.target
         else:
             continue
         verdict = graph.edge_health.get(edge.id)
+        other = graph.nodes[other_id]
+        node_verdict = graph.node_health.get(other_id)
         result[side].append(
             {
                 "kind": other.kind.value,
@@ -487,6 +490,7 @@ def neighbours(graph: MeshGraph, node_id: str) -> dict[str, list[dict]]:
                     (edge.stats.tcp_sent_bytes_per_s or 0.0) + (edge.stats.tcp_received_bytes_per_s or 0.0)
                 ),
                 "health": verdict.health.value if verdict else Health.UNKNOWN.value,
+                "node_health": node_verdict.health.value if node_verdict else Health.UNKNOWN.value,
             }
         )
     for entries in result.values():

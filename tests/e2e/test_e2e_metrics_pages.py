@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterator
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.e2e.conftest import MeshuiServer, screenshot, start_meshui_server
 
@@ -91,3 +94,81 @@ def test_pages_name_prometheus_when_it_is_down(down_server: MeshuiServer, page: 
     page.goto(f"{down_server.url}/overview")
     expect(page.locator('[data-testid="upstream-banner"]')).to_contain_text("Prometheus", timeout=TIMEOUT_MS)
     screenshot(page, "metrics-overview-prometheus-down")
+
+
+def is_traces_api(url: str) -> bool:
+    path = urlsplit(url).path
+    return path.startswith("/api/") and "/traces" in path
+
+
+def test_service_traces_tab_reads_traces_only_when_opened(demo_server: MeshuiServer, page: Page) -> None:
+    page.set_viewport_size({"width": 1360, "height": 1000})
+    trace_requests: list[str] = []
+    page.on("request", lambda r: trace_requests.append(r.url) if is_traces_api(r.url) else None)
+    # given the reviews service page, its charts drawn
+    page.goto(f"{demo_server.url}/namespaces/bookinfo/services/reviews")
+    expect(page.locator('[data-testid="chart-requests"] .uplot')).to_have_count(1, timeout=TIMEOUT_MS)
+    assert trace_requests == []
+    # when the Traces tab is opened
+    page.get_by_test_id("tab-traces").click()
+    tab = page.get_by_test_id("traces-tab")
+    marks = tab.get_by_test_id("trace-mark")
+    expect(marks.first).to_be_attached(timeout=TIMEOUT_MS)
+    # then one request read the app's traces over the page's window, and the charts are hidden
+    assert len(trace_requests) == 1
+    url = urlsplit(trace_requests[0])
+    assert url.path == "/api/v1/namespaces/bookinfo/services/reviews/traces"
+    assert parse_qs(url.query) == {"window": ["30m"], "limit": ["50"]}
+    expect(page.get_by_test_id("charts")).to_be_hidden()
+    # and the scatter has one mark per trace, errors drawn as crosses
+    with urllib.request.urlopen(f"{demo_server.url}{url.path}?{url.query}", timeout=30) as response:
+        listed = json.loads(response.read())["traces"]
+    assert marks.count() == len(listed)
+    assert tab.locator("path.mark-error").count() == sum(t["has_error"] for t in listed)
+    assert tab.locator("circle.mark-ok").count() == sum(not t["has_error"] for t in listed)
+    screenshot(page, "metrics-detail-service-traces")
+    # when a mark is clicked, then its trace page opens
+    trace_id = marks.first.get_attribute("data-trace-id")
+    marks.first.click()
+    page.wait_for_url(f"**/traces/{trace_id}?window=30m", timeout=TIMEOUT_MS)
+    page.wait_for_function("window.meshuiTrace", timeout=TIMEOUT_MS)
+    assert page.evaluate("window.meshuiTrace.ready") == "trace"
+    expect(page.get_by_test_id("span-row").first).to_be_visible()
+
+
+def attribute_of_each(locator: Locator, name: str) -> list[str | None]:
+    return locator.evaluate_all("(els, name) => els.map(e => e.getAttribute(name))", name)
+
+
+def test_detail_links_to_traces_and_the_traffic_editor(demo_server: MeshuiServer, page: Page) -> None:
+    page.set_viewport_size({"width": 1360, "height": 1000})
+    # given the ratings service page and the detail the page read
+    with page.expect_response(lambda r: urlsplit(r.url).path == "/api/v1/namespaces/bookinfo/services/ratings") as read:
+        page.goto(f"{demo_server.url}/namespaces/bookinfo/services/ratings")
+    inbound = read.value.json()["neighbours"]["inbound"]
+    graph = page.get_by_test_id("neighbour-graph")
+    expect(graph).to_be_visible(timeout=TIMEOUT_MS)
+    # then its mini graph draws reviews calling it, with the page's own node between
+    expect(graph.get_by_test_id("neighbour-node-self")).to_contain_text("ratings")
+    callers = graph.get_by_test_id("neighbour-node-inbound")
+    expect(callers).to_have_count(len(inbound))
+    expect(callers.first).to_contain_text("reviews")
+    # and each box shows that node's own health, each arrow the health of its traffic
+    assert attribute_of_each(callers, "data-health") == [n["node_health"] for n in inbound]
+    edges = graph.get_by_test_id("neighbour-edge-inbound")
+    assert attribute_of_each(edges, "class") == [f"nb-edge nb-edge-{n['health']}" for n in inbound]
+    screenshot(page, "metrics-detail-neighbour-graph")
+    # and "Change traffic" opens the service graph with this service found
+    href = page.get_by_test_id("traffic-link").get_attribute("href")
+    assert href is not None
+    query = parse_qs(urlsplit(href).query)
+    assert query == {
+        "namespaces": ["bookinfo"],
+        "graph_type": ["service"],
+        "find": ['ns="bookinfo" and kind=service and name="ratings"'],
+    }
+    # when the "Traces" link is followed, then the Traces tab opens
+    page.get_by_test_id("traces-link").click()
+    expect(page.get_by_test_id("traces-tab")).to_be_visible()
+    expect(page.get_by_test_id("tab-traces")).to_have_attribute("aria-selected", "true")
+    assert unquote(urlsplit(page.url).fragment) == "traces"

@@ -1,6 +1,9 @@
 // The metrics pages: overview cards, lists and detail charts, polling the metrics API.
 // Each page keeps its last good data when a poll fails and marks it stale with its age.
 
+import { describeError, formatDuration, getJson } from "../traces/common.js";
+import { scatterSvg } from "../traces/scatter.js";
+
 const page = document.getElementById("m-page");
 const toolbar = document.getElementById("m-toolbar");
 const banner = document.getElementById("m-banner");
@@ -200,8 +203,9 @@ function renderIdentity(d) {
     ["Errors in", fmtPct(d.error_rate)], ["p95 in", fmtMs(d.latency_ms.p95)]];
   if (d.workloads.length) rows.splice(3, 0, ["Workloads", d.workloads.join(", ")]);
   for (const [k, v] of rows) ident.append(el("dt", { text: k }), el("dd", { text: v }));
+  detail.app = d.app || null;
   const box = document.getElementById("d-neighbours");
-  box.replaceChildren();
+  box.replaceChildren(neighbourGraph(d));
   for (const side of ["inbound", "outbound"]) {
     const list = el("ul", { class: "nb-list", "data-testid": `neighbours-${side}` });
     for (const n of d.neighbours[side]) {
@@ -222,6 +226,134 @@ function renderIdentity(d) {
       : `${root}/d/UbsSZTDik/istio-workload-dashboard?var-namespace=${encodeURIComponent(d.namespace)}&var-workload=${encodeURIComponent(d.name)}`;
   }
 }
+
+// The neighbours as a mini graph: callers → this → callees; boxes show each node's own health,
+// arrows the health of the traffic between. Colours are the graph page's and health has the same second cue (a glyph in the label, dashed/dotted edges, dashed/double
+// node borders), so it reads without colour.
+const SVG_NS = "http://www.w3.org/2000/svg";
+const NB_COLOURS = { healthy: "#009E73", degraded: "#E69F00", failing: "#D55E00", idle: "#9aa3b2", unknown: "#6b7686" };
+const NB_GLYPH = { degraded: "▲ ", failing: "✖ ", idle: "○ " };
+const NB_MAX = 6;
+function svgEl(tag, attrs, text) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+function shortName(name) { return name.length > 18 ? `${name.slice(0, 17)}…` : name; }
+export function neighbourGraph(d) {
+  const W = 560, BOX_W = 150, BOX_H = 26, GAP = 8;
+  const sides = { inbound: d.neighbours.inbound.slice(0, NB_MAX), outbound: d.neighbours.outbound.slice(0, NB_MAX) };
+  const rowsNeeded = Math.max(1, sides.inbound.length, sides.outbound.length);
+  const H = rowsNeeded * (BOX_H + GAP) + GAP;
+  const svg = svgEl("svg", { class: "nb-graph", viewBox: `0 0 ${W} ${H}`, role: "img", "data-testid": "neighbour-graph",
+    "aria-label": `${d.neighbours.inbound.length} callers, ${d.neighbours.outbound.length} callees` });
+  const defs = svgEl("defs", {});
+  const marker = svgEl("marker", { id: "nb-arrow", viewBox: "0 0 8 8", refX: "8", refY: "4", markerWidth: "7", markerHeight: "7", orient: "auto-start-reverse" });
+  marker.append(svgEl("path", { d: "M0,0L8,4L0,8z", class: "nb-arrowhead" }));
+  defs.append(marker);
+  svg.append(defs);
+  const centre = { x: (W - BOX_W) / 2, y: (H - BOX_H) / 2 };
+  const column = { inbound: 4, outbound: W - BOX_W - 4 };
+  const kindsOf = { service: "services", workload: "workloads", app: "apps" };
+  const node = (x, y, label, health, href, testid) => {
+    const g = svgEl("g", { class: `nb-node nb-${health}`, "data-testid": testid, "data-health": health });
+    const rect = svgEl("rect", { x, y, width: BOX_W, height: BOX_H, rx: 5, stroke: NB_COLOURS[health] || NB_COLOURS.unknown });
+    const text = svgEl("text", { x: x + BOX_W / 2, y: y + BOX_H / 2 + 4, "text-anchor": "middle" }, `${NB_GLYPH[health] || ""}${shortName(label)}`);
+    g.append(svgEl("title", {}, `${label} · ${health}`), rect, text);
+    if (!href) return g;
+    const a = svgEl("a", { href });
+    a.append(g);
+    return a;
+  };
+  for (const side of ["inbound", "outbound"]) {
+    const list = sides[side];
+    const top = (H - list.length * (BOX_H + GAP) + GAP) / 2;
+    list.forEach((n, i) => {
+      const y = top + i * (BOX_H + GAP);
+      const kinds = kindsOf[n.kind];
+      const href = kinds && n.namespace ? `/namespaces/${encodeURIComponent(n.namespace)}/${kinds}/${encodeURIComponent(n.name)}` : null;
+      const [x1, y1, x2, y2] = side === "inbound"
+        ? [column.inbound + BOX_W, y + BOX_H / 2, centre.x, centre.y + BOX_H / 2]
+        : [centre.x + BOX_W, centre.y + BOX_H / 2, column.outbound, y + BOX_H / 2];
+      const figure = n.protocol === "tcp" ? fmtBytes(n.tcp_bytes_per_s) : `${fmtRate(n.request_rate)}/s`;
+      const edge = svgEl("g", { class: `nb-edge nb-edge-${n.health}`, "data-testid": `neighbour-edge-${side}` });
+      edge.append(svgEl("title", {}, `${side === "inbound" ? `${n.name} → ${d.name}` : `${d.name} → ${n.name}`} · ${figure} · ${fmtPct(n.error_rate)} errors · ${n.health}`),
+        svgEl("path", { d: `M${x1},${y1} C${(x1 + x2) / 2},${y1} ${(x1 + x2) / 2},${y2} ${x2},${y2}`, stroke: NB_COLOURS[n.health] || NB_COLOURS.unknown, "marker-end": "url(#nb-arrow)" }));
+      svg.append(edge, node(side === "inbound" ? column.inbound : column.outbound, y, n.name, n.node_health || "unknown", href, `neighbour-node-${side}`));
+    });
+  }
+  svg.append(node(centre.x, centre.y, d.name, d.health, null, "neighbour-node-self"));
+  svg.lastChild.classList.add("nb-self");
+  const more = d.neighbours.inbound.length + d.neighbours.outbound.length - sides.inbound.length - sides.outbound.length;
+  const wrap = el("div", { class: "nb-graph-wrap" }, svg);
+  if (more > 0) wrap.append(el("p", { class: "muted small" }, `${more} more in the list below.`));
+  return wrap;
+}
+
+// --- traces tab (issue 7 §3): fetched only when the tab is opened ----------------------------
+const WINDOW_S = { "1m": 60, "5m": 300, "10m": 600, "30m": 1800, "1h": 3600, "3h": 10800, "6h": 21600, "12h": 43200, "1d": 86400 };
+const traces = { open: false, abort: null };
+/** Traces asked for: more for a longer window, as the graph panel does, so the scatter shows its shape. */
+function traceLimit(windowS) { return windowS <= 600 ? 20 : windowS <= 3600 ? 50 : 100; }
+function tracesUrl(windowText) {
+  // Jaeger knows Istio's canonical services by app: a service page asks for its app.
+  const app = detail.app || page.dataset.name;
+  const p = new URLSearchParams({ window: windowText, limit: String(traceLimit(WINDOW_S[windowText] || 1800)) });
+  return `/api/v1/namespaces/${encodeURIComponent(page.dataset.namespace)}/services/${encodeURIComponent(app)}/traces?${p}`;
+}
+async function loadTraces() {
+  const box = document.getElementById("d-tab-traces");
+  if (traces.abort) traces.abort.abort();
+  const controller = new AbortController();
+  traces.abort = controller;
+  const windowText = view().window;
+  const url = tracesUrl(windowText);
+  box.dataset.state = "loading";
+  box.replaceChildren(el("p", { class: "muted" }, "Reading traces…"));
+  let result;
+  try { result = await getJson(url, controller.signal); } catch { return; }
+  if (traces.abort !== controller) return;
+  traces.abort = null;
+  if (!result.ok) {
+    const { title, message, hint, code } = describeError(result.error);
+    box.dataset.state = "error";
+    box.replaceChildren(el("div", { class: "d-traces-message", role: "alert", "data-testid": "traces-error", "data-code": code },
+      el("strong", { text: title }), el("p", { text: message }), ...(hint ? [el("p", { class: "muted", text: hint })] : [])));
+    return;
+  }
+  renderTraces(box, result.body.traces, windowText, Number(new URL(url, location.href).searchParams.get("limit")));
+}
+function renderTraces(box, list, windowText, limit) {
+  const endUs = Date.now() * 1000;
+  const startUs = endUs - (WINDOW_S[windowText] || 1800) * 1e6;
+  const href = (t) => `/traces/${encodeURIComponent(t.trace_id)}?window=${encodeURIComponent(windowText)}`;
+  box.dataset.state = "loaded";
+  box.replaceChildren(el("h2", { text: `Traces through ${detail.app || page.dataset.name}` }));
+  if (!list.length) { box.append(el("p", { class: "muted", "data-testid": "traces-empty" }, `No traces in the last ${windowText}.`)); return; }
+  const errors = list.filter((t) => t.has_error).length;
+  box.append(el("p", { class: "muted small" }, `${list.length} trace${list.length > 1 ? "s" : ""} (newest ${limit} at most) in the last ${windowText}${errors ? ` · ${errors} with errors` : ""}. Click a mark to open the trace.`));
+  const plot = el("div", { class: "d-scatter" });
+  // scatterSvg escapes every value it puts in its markup.
+  plot.innerHTML = scatterSvg(list, { startUs, endUs, href });
+  box.append(plot, el("div", { class: "trace-scatter-legend" }, el("span", { text: "● trace" }), el("span", { text: "✖ trace with an error" })));
+  const slowest = [...list].sort((a, b) => b.duration_ms - a.duration_ms).slice(0, 8);
+  const items = slowest.map((t) => el("li", {},
+    el("a", { href: href(t), "data-testid": "trace-link", "data-trace-id": t.trace_id },
+      ...(t.has_error ? [el("span", { class: "is-error", title: "error" }, "✖ ")] : []),
+      `${new Date(t.start_time_us / 1000).toLocaleTimeString()} · ${t.root?.service ?? ""} ${t.root?.operation ?? ""} · ${t.span_count} spans`),
+    el("span", { text: formatDuration(t.duration_ms) })));
+  box.append(el("h3", { text: "Slowest" }), el("ul", { class: "trace-list", "data-testid": "trace-list" }, ...items));
+}
+function openTab(name) {
+  for (const tab of document.querySelectorAll("[data-tab]")) tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+  document.getElementById("d-tab-metrics").hidden = name !== "metrics";
+  document.getElementById("d-tab-traces").hidden = name !== "traces";
+  traces.open = name === "traces";
+  if (traces.open) loadTraces();
+  else if (traces.abort) { traces.abort.abort(); traces.abort = null; }
+}
+
 const CHARTS = [
   // `span`: the least top of the y axis, so a flat line keeps a scale that means something in
   // its unit (uPlot's default 0..100 would read as 10000% for a ratio).
@@ -305,7 +437,15 @@ toolbar.addEventListener("input", (event) => {
   const name = event.target.name;
   if (["name", "health", "sort"].includes(name) && renderers[page.dataset.page]) renderers[page.dataset.page]();
   else poll(load);
+  if (name === "window" && traces.open) loadTraces();
 });
+for (const tab of document.querySelectorAll("[data-tab]")) {
+  tab.addEventListener("click", () => { history.replaceState(null, "", tab.dataset.tab === "metrics" ? location.pathname + location.search : "#traces"); openTab(tab.dataset.tab); });
+}
+for (const link of document.querySelectorAll("[data-open-tab]")) {
+  link.addEventListener("click", (event) => { event.preventDefault(); history.replaceState(null, "", `#${link.dataset.openTab}`); openTab(link.dataset.openTab); });
+}
+if (page.dataset.page === "detail" && location.hash === "#traces" && document.getElementById("d-tab-traces")) openTab("traces");
 for (const button of document.querySelectorAll("[data-sort]")) {
   button.addEventListener("click", () => {
     listSort = { key: button.dataset.sort, dir: listSort.key === button.dataset.sort ? -listSort.dir : 1 };

@@ -118,6 +118,20 @@ def test_detail_names_health_neighbours_and_workloads(client: Client) -> None:
     assert body["health"] in ("healthy", "degraded", "failing")
 
 
+def test_detail_neighbours_carry_the_neighbours_own_health(client: Client) -> None:
+    # given the graph the detail page is built from
+    graph = client.get(
+        "/api/v1/graph", {"namespaces": "bookinfo", "graph_type": "service", "window": "5m", "query_time": QUERY_TIME}
+    ).json()
+    health_of = {(n["namespace"], n["name"]): n["health"] for n in graph["nodes"] if n["kind"] == "service"}
+    # when the ratings service's detail is read
+    body = client.get("/api/v1/namespaces/bookinfo/services/ratings", {"query_time": QUERY_TIME}).json()
+    # then each caller carries its own node's verdict beside the edge's
+    callers = body["neighbours"]["inbound"]
+    assert [n["name"] for n in callers] == ["reviews"]
+    assert [n["node_health"] for n in callers] == [health_of[("bookinfo", "reviews")]]
+
+
 def test_health_lists_every_workload_with_a_verdict(client: Client) -> None:
     body = client.get("/api/v1/health", {"namespaces": "bookinfo", "kind": "workload", "query_time": QUERY_TIME}).json()
     names = {item["name"] for item in body["items"]}
