@@ -104,7 +104,11 @@ export class GraphModel {
       for (const diff of part.changed ?? []) {
         const before = map.get(diff.id);
         if (!before) continue;
-        map.set(diff.id, { ...before, ...diff });
+        // `unset` names optional fields that disappeared (e.g. an edge's grpc_responses).
+        const { unset, ...fields } = diff;
+        const after = { ...before, ...fields };
+        for (const key of unset ?? []) delete after[key];
+        map.set(diff.id, after);
         changes[group].changed.push(diff);
       }
     }

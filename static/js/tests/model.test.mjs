@@ -101,3 +101,24 @@ test("test_history_keeps_one_point_per_query_time", () => {
   assert.deepEqual(model.historyOf("edges:e").map((p) => [p.t, p.rate]), [[1000, 6], [1015, 8]]);
   assert.deepEqual(model.historyOf("nodes:b").map((p) => p.rate), [6, 8]);
 });
+
+test("test_delta_unset_removes_a_field_that_disappeared", () => {
+  const model = new GraphModel();
+  model.applySnapshot(graph([node("a"), node("b")], [edge("e", "a", "b", { grpc_responses: { 0: 4 } })]), { seq: 1, viewKey: "k" });
+  model.applyDelta({
+    type: "delta", view_key: "k", seq: 2, query_time: 1015,
+    nodes: {}, edges: { changed: [{ id: "e", request_rate: 5, unset: ["grpc_responses"] }] }, warnings: [],
+  });
+  const after = model.edges.get("e");
+  assert.equal(after.request_rate, 5);
+  assert.equal("grpc_responses" in after, false);
+  assert.equal("unset" in after, false);
+});
+
+test("test_a_snapshot_with_a_lower_seq_still_replaces_the_state", () => {
+  const model = new GraphModel();
+  model.applySnapshot(graph([node("a")], []), { seq: 40, viewKey: "k" });
+  model.applySnapshot(graph([node("b")], []), { seq: 1, viewKey: "k" });
+  assert.equal(model.seq, 1);
+  assert.deepEqual([...model.nodes.keys()], ["b"]);
+});
