@@ -248,7 +248,7 @@ if REDIS_URL:
 
 # --- Traffic management (added with the traffic issue; docs/traffic.md) -------------------
 # Where Istio routing resources live: local (meshui's database; the demo obeys it) or gitops.
-MESHUI_MESH_BACKEND = env_choice("MESHUI_MESH_BACKEND", "local", ("local", "gitops"))
+MESHUI_MESH_BACKEND = env_choice("MESHUI_MESH_BACKEND", "local", ("local", "gitops", "kubernetes"))
 MESHUI_GITOPS_DIR = env_str("MESHUI_GITOPS_DIR")
 if MESHUI_MESH_BACKEND == "gitops" and not MESHUI_GITOPS_DIR:
     raise ImproperlyConfigured("MESHUI_MESH_BACKEND=gitops needs MESHUI_GITOPS_DIR (a directory of YAML files).")
@@ -272,3 +272,11 @@ JAEGER.update(
     }
 )
 
+# --- Kubernetes backend (added with the kubernetes-backend issue; docs/decisions/0013-kubernetes-backend.md) ---
+# MESHUI_MESH_BACKEND=kubernetes: a kubeconfig file (+ context); empty = the in-cluster service account.
+MESHUI_KUBECONFIG = env_str("MESHUI_KUBECONFIG")
+MESHUI_KUBE_CONTEXT = env_str("MESHUI_KUBE_CONTEXT")
+# Connect and read timeout of each API server request: a down or hanging server is a 503 after it.
+MESHUI_KUBE_TIMEOUT_S = env_float("MESHUI_KUBE_TIMEOUT_S", 5.0, minimum=0.1, maximum=60)
+# Send Impersonate-User (the signed-in user) so the cluster's RBAC decides who may write.
+MESHUI_KUBE_IMPERSONATE = env_bool("MESHUI_KUBE_IMPERSONATE", False)

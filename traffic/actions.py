@@ -166,6 +166,10 @@ def _execute(
         after_mine = service_resources(parsed_after)
         diff = unified_diff(before_mine, after_mine)
         labels = [w.label for w in writes]
+        if dry_run and writes:
+            # The store vets the writes without keeping them (Kubernetes: dryRun=All runs the
+            # API server's schema, webhooks and RBAC), so a dry run fails where the write would.
+            backend.check_writes(writes, actor=actor.user)
         if dry_run or not writes:
             state = state_of(parsed_after, snapshot.version, after_resources)
             return Outcome(state, diff, labels, dry_run=dry_run)

@@ -10,4 +10,4 @@ class TrafficConfig(AppConfig):
     def ready(self) -> None:
         # Registers the built-in backends by name and maps the domain errors to the API envelope.
         from traffic import errors  # noqa: F401
-        from traffic.backends import gitops, local  # noqa: F401
+        from traffic.backends import gitops, kubernetes, local  # noqa: F401

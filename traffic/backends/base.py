@@ -64,6 +64,16 @@ class MeshBackend(ABC):
     @abstractmethod
     def list_resources(self, namespace: str | None) -> list[dict]: ...
 
+    def check_writes(self, writes: Sequence[Write], *, actor: Any = None) -> None:
+        """Let the store itself vet ``writes`` without keeping them (meshui's ``dry_run``).
+
+        A backend whose store can judge a write before it happens (the Kubernetes API server's
+        ``dryRun=All``: schema, admission webhooks, RBAC) overrides this and raises what
+        ``apply`` would raise; the local and gitops stores have nothing more to say than
+        meshui's own validation, so by default it accepts.
+        """
+        return None
+
 
 def register(cls: type[MeshBackend]) -> type[MeshBackend]:
     """Class decorator: make ``cls`` selectable as ``MESHUI_MESH_BACKEND=<cls.name>``."""
