@@ -211,3 +211,54 @@ def test_istio_config_lists_resources_with_validations(demo_server: MeshuiServer
     expect(page.locator('[data-testid="config-row"][data-kind="VirtualService"][data-name="reviews"]')).to_have_count(1)
     expect(page.locator('[data-testid="config-row"][data-kind="DestinationRule"][data-name="reviews"]')).to_have_count(1)
     screenshot(page, "traffic-istio-config")
+
+
+def test_graph_shows_traffic_badges_on_the_reviews_nodes(demo_server: MeshuiServer, page: Page) -> None:
+    page.set_viewport_size({"width": 1440, "height": 1000})
+    _sign_in(page, demo_server)
+    # given an operator applies a 90/10 split and a fault to reviews through the API (and
+    # clears what earlier tests of this module may have left: timeout, retries, breaker)
+    status, _ = _api(page, demo_server, TRAFFIC, "PATCH", {
+        "weights": {"v1": 90, "v2": 10}, "fault": {"abort": {"http_status": 503, "percent": 5}, "delay": None},
+        "timeout": None, "retries": None, "circuit_breaker": None,
+    })  # fmt: skip
+    assert status == 200
+    # when the graph is opened and the routing has been read
+    page.goto(f"{demo_server.url}{GRAPH}")
+    page.wait_for_function(
+        "() => document.getElementById('graph-page').dataset.routing === 'loaded'", timeout=TIMEOUT_MS
+    )
+    page.evaluate("() => window.meshuiGraph.layoutDone")
+    labels = page.evaluate(
+        """() => {
+          const m = window.meshuiGraph.model;
+          const out = {};
+          for (const n of m.nodes.values()) {
+            if (!n.is_group) out[n.workload ?? n.name] = window.meshuiGraph.cy.getElementById(n.id).data("label");
+          }
+          return out;
+        }"""
+    )
+    # then every reviews workload carries the badges, with the split, and other services none
+    for workload in ("reviews-v1", "reviews-v2", "reviews-v3"):
+        assert labels[workload].split("\n")[-1] == "v1:90 v2:10 · ⚡"
+    assert "v1:90" not in labels["productpage-v1"]
+    # and the side panel lists them in words
+    position = page.evaluate(
+        """() => {
+          const m = window.meshuiGraph.model;
+          const node = [...m.nodes.values()].find((n) => n.workload === "reviews-v2" && !n.is_group);
+          const p = window.meshuiGraph.cy.getElementById(node.id).renderedPosition();
+          return { x: p.x, y: p.y };
+        }"""
+    )
+    box = page.get_by_test_id("graph-canvas").bounding_box()
+    page.mouse.click(box["x"] + position["x"], box["y"] + position["y"])
+    badges = page.get_by_test_id("panel-badges")
+    expect(badges).to_be_visible()
+    expect(badges.locator("li")).to_have_text([
+        "VS VirtualService reviews", "v1:90 v2:10 Split: v1 90%, v2 10%", "⚡ Fault injection: abort 503 on 5%",
+    ])  # fmt: skip
+    page.get_by_test_id("legend").locator("summary").click()
+    expect(page.get_by_test_id("legend-routing-status")).to_have_text("1 service with routing in view")
+    screenshot(page, "traffic-badges")

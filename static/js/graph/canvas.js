@@ -6,6 +6,7 @@
 // request. Graphs above LARGE_NODES are laid out with fCoSE in a Web Worker (headless
 // Cytoscape), so the page stays interactive while it computes.
 
+import { badgeLine, nodeServiceKey } from "./badges.js";
 import { edgeLabel } from "./format.js";
 
 const cytoscape = globalThis.cytoscape;
@@ -126,6 +127,8 @@ export class GraphCanvas {
     this.layoutToken = 0;
     this.animTimer = null;
     this.filtered = false;
+    /** Traffic badges by "namespace/service" (badges.loadRouting), drawn under the labels. */
+    this.routing = new Map();
     this.webgl = renderer === "canvas" ? false : (renderer === "webgl" || expectLarge) && webglAvailable();
     this.cy = cytoscape({
       container,
@@ -160,8 +163,9 @@ export class GraphCanvas {
   }
 
   #nodeData(node) {
+    const badges = node.is_group ? "" : badgeLine(this.routing.get(nodeServiceKey(node)));
     return {
-      id: node.id, label: nodeLabel(node), health: node.health, shape: SHAPE[node.kind] ?? "ellipse",
+      id: node.id, label: badges ? `${nodeLabel(node)}\n${badges}` : nodeLabel(node), routed: Boolean(badges), health: node.health, shape: SHAPE[node.kind] ?? "ellipse",
       color: this.palette[node.health] ?? this.palette.unknown, gateway: Boolean(node.is_gateway),
       group: Boolean(node.is_group), ns: node.namespace ?? "", ...(node.parent ? { parent: node.parent } : {}),
     };
@@ -351,6 +355,20 @@ export class GraphCanvas {
     this.cy.batch(() => this.cy.edges().forEach((el) => {
       const edge = model.edges.get(el.id());
       if (edge) el.data("label", this.#edgeText(edge, model));
+    }));
+  }
+
+  /**
+   * Show `routing` (Map "namespace/service" → badges) on the nodes of those services: labels
+   * only, so nothing moves.
+   */
+  setRouting(routing, model) {
+    this.routing = routing;
+    this.cy.batch(() => this.cy.nodes().forEach((el) => {
+      const node = model.nodes.get(el.id());
+      if (!node) return;
+      const { label, routed } = this.#nodeData(node);
+      el.data({ label, routed });
     }));
   }
 

@@ -3,6 +3,8 @@
 // `window.meshuiGraph` exposes the Cytoscape instance, the model and a `ready` promise (first
 // frame drawn) for the browser tests and bench/browser_render.py.
 
+import { getIstioConfig, getTraffic } from "../traffic/api.js";
+import { loadRouting, nodeServiceKey } from "./badges.js";
 import { GraphCanvas, LARGE_NODES } from "./canvas.js";
 import { compile } from "./findhide.js";
 import { formatAge } from "./format.js";
@@ -83,6 +85,7 @@ function afterChange(changes) {
   hasGraph = true;
   renderSummary();
   panel.render();
+  renderRoutingPanel();
   showState(model.nodes.size === 0 ? "empty" : null);
   return changes;
 }
@@ -213,6 +216,7 @@ function applyView(before) {
     live.follow(view);
     namespaces.load(view);
   }
+  if (JSON.stringify(before.namespaces) !== JSON.stringify(view.namespaces)) refreshRouting();
   if (before.labels !== view.labels) canvas.setLabelMode(view.labels, model);
   if (before.mtls !== view.mtls) canvas.setShowMtls(view.mtls, model);
   if (before.anim !== view.anim) canvas.setAnimation(view.anim);
@@ -266,7 +270,62 @@ dark.addEventListener("change", () => canvas.setScheme(dark.matches ? "dark" : "
 function select(selection) {
   canvas.select(selection?.group, selection?.id);
   panel.show(selection);
+  renderRoutingPanel();
 }
+
+// ---- traffic badges --------------------------------------------------------------------
+// The routing of the namespaces in view is read when the view's namespaces change and after
+// the traffic editor applies a change; graph updates only redraw labels from what was read.
+
+let routing = new Map();
+let routingRead = 0;
+const routingEl = document.createElement("section");
+routingEl.className = "panel-badges";
+routingEl.setAttribute("data-testid", "panel-badges");
+routingEl.hidden = true;
+document.getElementById("panel-body").after(routingEl);
+const routingStatusEl = document.getElementById("legend-routing-status");
+
+async function refreshRouting() {
+  const token = ++routingRead;
+  page.dataset.routing = "loading";
+  const result = await loadRouting(view.namespaces, { getIstioConfig, getTraffic });
+  // A newer read (another view, another change) wins.
+  if (token !== routingRead) return;
+  routing = result.badges;
+  canvas.setRouting(routing, model);
+  renderRoutingPanel();
+  page.dataset.routing = result.errors.length ? "error" : "loaded";
+  if (routingStatusEl) {
+    routingStatusEl.textContent = result.errors.length
+      ? `Routing not fully read: ${result.errors.join("; ")}`
+      : `${routing.size} service${routing.size === 1 ? "" : "s"} with routing in view`;
+  }
+}
+
+/** The side panel's list of the selected node's badges (hidden when it has none). */
+function renderRoutingPanel() {
+  const sel = panel.selection;
+  const node = sel?.group === "nodes" ? model.nodes.get(sel.id) : null;
+  const badges = node && !node.is_group ? routing.get(nodeServiceKey(node)) ?? [] : [];
+  routingEl.hidden = badges.length === 0;
+  const heading = document.createElement("h3");
+  heading.textContent = "Routing";
+  const list = document.createElement("ul");
+  list.className = "badge-list";
+  for (const badge of badges) {
+    const item = document.createElement("li");
+    item.dataset.kind = badge.kind;
+    const tag = document.createElement("span");
+    tag.className = `route-badge route-badge-${badge.kind}`;
+    tag.textContent = badge.short;
+    item.append(tag, ` ${badge.detail}`);
+    list.append(item);
+  }
+  routingEl.replaceChildren(heading, list);
+}
+
+window.addEventListener("meshui:traffic-changed", () => refreshRouting());
 
 // ---- start -----------------------------------------------------------------------------
 
@@ -297,3 +356,4 @@ requestAnimationFrame(() => requestAnimationFrame(() => {
 if (state !== "invalid_parameter" && state !== "not_configured") live.follow(view);
 else setLive("error", initial.error?.message);
 namespaces.load(view);
+refreshRouting();
