@@ -40,6 +40,7 @@ step ruff check .
 step lint-imports
 step python manage.py check --fail-level WARNING
 step python manage.py makemigrations --check --dry-run
+step python manage.py spectacular --validate --fail-on-warn --file "$state_dir/openapi.yaml"
 step node --test static/js/tests/
 step python -m pytest -p no:cacheprovider
 exit $status

@@ -13,6 +13,8 @@ from typing import Any
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ParseError, PermissionDenied
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
@@ -96,11 +98,16 @@ class ServiceTrafficView(_TrafficView):
 
     parser_classes = [JSONParser, MergePatchParser]
 
+    @extend_schema(operation_id="traffic_read", summary="The traffic routing of a service (ETag = its version)",
+                   responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request, namespace: str, service: str) -> Response:
         dns_label(namespace, "namespace")
         dns_label(service, "service")
         return _with_etag(fetch.traffic_state(get_backend(), namespace, service))
 
+    @extend_schema(operation_id="traffic_change",
+                   summary="Change weights, routes, fault, timeout, retries or circuit breaker (If-Match, dry_run)",
+                   request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
     def patch(self, request: Request, namespace: str, service: str) -> Response:
         dns_label(namespace, "namespace")
         dns_label(service, "service")
@@ -118,6 +125,8 @@ class ServiceTrafficView(_TrafficView):
         )
         return self._answer(outcome)
 
+    @extend_schema(operation_id="traffic_remove", summary="Remove meshui-managed routing of the service",
+                   responses={200: OpenApiTypes.OBJECT})
     def delete(self, request: Request, namespace: str, service: str) -> Response:
         dns_label(namespace, "namespace")
         dns_label(service, "service")
@@ -139,6 +148,8 @@ class ServiceTrafficView(_TrafficView):
 class ChangeListView(_TrafficView):
     """``GET /api/v1/changes?namespace=&service=&limit=``: applied changes, newest first."""
 
+    @extend_schema(operation_id="changes_list", summary="Applied traffic changes, newest first",
+                   responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         query = ChangesQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
@@ -152,6 +163,8 @@ class ChangeListView(_TrafficView):
 class ChangeRevertView(_TrafficView):
     """``POST /api/v1/changes/{id}/revert``: 200 with the new state, 409 with the diff when it changed since."""
 
+    @extend_schema(operation_id="change_revert", summary="Restore a change's before state (409 if changed since)",
+                   request=None, responses={200: OpenApiTypes.OBJECT})
     def post(self, request: Request, change_id: int) -> Response:
         change = get_object_or_404(TrafficChange, pk=change_id)
         check_namespace(request.user, change.namespace)
@@ -163,6 +176,8 @@ class ChangeRevertView(_TrafficView):
 class IstioConfigView(_TrafficView):
     """``GET /api/v1/istio-config?namespace=``: every VirtualService/DestinationRule with its validations."""
 
+    @extend_schema(operation_id="istio_config_list", summary="VirtualServices and DestinationRules with validations",
+                   responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request) -> Response:
         query = IstioConfigQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
