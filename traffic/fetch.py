@@ -3,50 +3,59 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from functools import lru_cache
 from typing import Any
 
 import yaml
-from django.conf import settings
 
+from topology.graph.build import build_graph
+from topology.graph.types import GraphOptions, GraphType, MeshGraph, NodeKind
 from traffic.backends.base import MeshBackend, Snapshot
 from traffic.parse import ParsedService, name_of, namespace_of, parse_service
 from traffic.specs import service_host, to_wire
 from traffic.validate import validate_all
 
-
-@lru_cache(maxsize=4)
-def _demo_mesh(size: int, seed: int) -> Any:
-    from demo.source import demo_mesh
-
-    return demo_mesh(size, seed)
+# Versions and hosts come from the telemetry itself (Prometheus or the demo mesh), through the
+# graph service's shared, briefly cached read of the last hour: a traffic page costs no extra
+# upstream query when the graph was just read, and works the same whatever the source.
+_SEEN_WINDOW_S = 3600
 
 
-def _mesh() -> Any | None:
-    """The demo mesh while it is the telemetry source, else None (telemetry is Prometheus)."""
-    from topology.service import is_demo
+def _seen_graph() -> MeshGraph | None:
+    """The workload graph of the last hour (idle edges kept), or None when telemetry is unavailable."""
+    from metrics.errors import PrometheusError
+    from topology import service as topology
 
-    return _demo_mesh(settings.DEMO_SIZE, settings.DEMO_SEED) if is_demo() else None
+    try:
+        telemetry = topology.read_telemetry(window_s=_SEEN_WINDOW_S, query_time=None, namespaces=None)
+    except PrometheusError:
+        # Routing stays editable while Prometheus is down; only the telemetry hints are missing.
+        return None
+    return build_graph(telemetry, GraphOptions(graph_type=GraphType.WORKLOAD, include_idle=True))
 
 
 def seen_versions(namespace: str, service: str) -> list[str]:
     """The ``version`` labels of the service's workloads as telemetry knows them ([] when unknown)."""
-    mesh = _mesh()
-    if mesh is None:
+    graph = _seen_graph()
+    if graph is None:
         return []
-    found = mesh.service_index.get((namespace, service))
-    if found is None:
-        return []
-    versions = [mesh.workload_index[(namespace, name)].version for name in found.workloads]
-    return list(dict.fromkeys(versions))
+    versions = {
+        node.version
+        for node in graph.nodes.values()
+        if node.kind == NodeKind.WORKLOAD and node.namespace == namespace and node.service == service and node.version
+    }
+    return sorted(versions)
 
 
 def known_hosts() -> set[str] | None:
     """FQDNs of the services telemetry has seen, or None when meshui cannot tell."""
-    mesh = _mesh()
-    if mesh is None:
+    graph = _seen_graph()
+    if graph is None:
         return None
-    return {service_host(s.namespace, s.name) for s in mesh.services}
+    return {
+        service_host(node.namespace, node.service)
+        for node in graph.nodes.values()
+        if node.namespace and node.service and node.kind in (NodeKind.WORKLOAD, NodeKind.SERVICE)
+    }
 
 
 def resource_entry(resource: Mapping[str, Any]) -> dict[str, Any]:
