@@ -22,11 +22,8 @@ def test_versions_are_read_from_the_telemetry_source(telemetry_of):
     # given telemetry (as Prometheus would give it) with cart-v1 and cart-v2 behind service cart
     v2 = requests("destination", "web", "cart", "200", 1.0)
     v2 = type(v2)({**v2.labels, "destination_workload": "cart-v2", "destination_canonical_revision": "v2"}, 1.0)
-    telemetry_of(
-        LiteralSource(
-            MeshTelemetry(query_time=0, window_s=3600, requests=[requests("destination", "web", "cart", "200", 3.0), v2])
-        )
-    )
+    v1 = requests("destination", "web", "cart", "200", 3.0)
+    telemetry_of(LiteralSource(MeshTelemetry(query_time=0, window_s=3600, requests=[v1, v2])))
     # when / then
     assert seen_versions("shop", "cart") == ["v1", "v2"]
     assert seen_versions("shop", "nothing") == []
@@ -37,7 +34,9 @@ def test_versions_are_read_from_the_telemetry_source(telemetry_of):
 
 class DownSource:
     def read(self, **_):
-        raise PrometheusUnavailable("Prometheus at prom:9090 refused the connection", reason="connection_refused", host="prom:9090")
+        raise PrometheusUnavailable(
+            "Prometheus at prom:9090 refused the connection", reason="connection_refused", host="prom:9090"
+        )
 
 
 def test_without_telemetry_the_hints_are_empty_not_errors(telemetry_of):
