@@ -2,16 +2,19 @@
 
 The demo's traffic is a closed-form function of time, so the rate over ``rate_interval_s``
 ending at any instant is one ``DemoTelemetrySource.read``; a range is those reads in order.
-``max_points`` is kept low because every instant is a full read of the (narrowed) mesh.
+``max_points`` is kept low because every instant is a full read of the (narrowed) mesh. The
+demo exports no request/response size histograms, so the size fields stay empty (the detail
+pages then show no size chart).
 """
 
 from __future__ import annotations
 
 from demo.source import DemoTelemetrySource
-from metrics.series import RangePlan
-from topology.graph.telemetry import MeshTelemetry
+from metrics.series import RangePlan, RangeTelemetry
 
-ALL_FIELDS: tuple[str, ...] = ("requests", "duration_buckets", "duration_sum", "tcp_sent", "tcp_received")
+# The fields a demo read fills; ``RangeTelemetry``'s size fields are never filled.
+READ_FIELDS: tuple[str, ...] = ("requests", "duration_buckets", "duration_sum", "tcp_sent", "tcp_received")
+ALL_FIELDS: tuple[str, ...] = (*READ_FIELDS, "request_bytes", "response_bytes")
 
 
 class DemoRangeSource:
@@ -24,14 +27,19 @@ class DemoRangeSource:
 
     def read_range(
         self, plan: RangePlan, *, namespaces: frozenset[str] | None, fields: tuple[str, ...] = ALL_FIELDS
-    ) -> list[MeshTelemetry]:
-        """One ``MeshTelemetry`` per instant of ``plan`` (oldest first); fields not in ``fields``
-        are left empty. Raises ``ValueError`` for a non-positive rate interval."""
+    ) -> list[RangeTelemetry]:
+        """One ``RangeTelemetry`` per instant of ``plan`` (oldest first); fields not in ``fields``
+        are left empty, and so are the size fields always. Raises ``ValueError`` for a
+        non-positive rate interval."""
         result = []
         for t in plan.timestamps:
-            telemetry = self.source.read(query_time=t, window_s=plan.rate_interval_s, namespaces=namespaces)
-            for name in ALL_FIELDS:
-                if name not in fields:
-                    setattr(telemetry, name, [])
-            result.append(telemetry)
+            read = self.source.read(query_time=t, window_s=plan.rate_interval_s, namespaces=namespaces)
+            result.append(
+                RangeTelemetry(
+                    query_time=read.query_time,
+                    window_s=read.window_s,
+                    warnings=read.warnings,
+                    **{name: getattr(read, name) if name in fields else [] for name in READ_FIELDS},
+                )
+            )
         return result

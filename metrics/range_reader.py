@@ -1,11 +1,15 @@
-"""Range reads from Prometheus: the graph's five queries as range queries, split per instant.
+"""Range reads from Prometheus: the graph's five queries and two size sums as range queries,
+split per instant.
 
 ``PrometheusRangeSource.read_range`` sends the same deduplicated queries as
 ``metrics.reader.PrometheusTelemetrySource`` (each request counted once, the destination report
 winning), with ``rate_interval_s`` as the rate range, as ``query_range`` calls over the plan's
 instants — one call per metric asked for, whatever the number of series (plus, only when a
-label value holds the identity separator, one spelled-out retry of that metric). The matrices
-are cut into one ``MeshTelemetry`` per instant, which the graph builder reads like any other.
+label value holds the identity separator, one spelled-out retry of that metric). Beside the
+graph's five it reads ``istio_request_bytes_sum`` and ``istio_response_bytes_sum`` with the
+rule of the duration sum (per identity, the destination report wins), so a detail page costs
+seven queries. The matrices are cut into one ``RangeTelemetry`` per instant, which the graph
+builder reads like any other ``MeshTelemetry``.
 """
 
 from __future__ import annotations
@@ -16,10 +20,16 @@ from concurrent.futures import ThreadPoolExecutor
 from metrics.client import PrometheusClient, QueryResult
 from metrics.parse import EDGE_LABEL, EDGE_SEPARATOR, AmbiguousEdge
 from metrics.reader import QUERY_PLAN, deduped_query
-from metrics.series import RangePlan
-from topology.graph.telemetry import IDENTITY_LABELS, MeshTelemetry, Sample
+from metrics.series import RangePlan, RangeTelemetry
+from topology.graph.telemetry import EDGE_LABELS, IDENTITY_LABELS, Sample
 
-ALL_FIELDS: tuple[str, ...] = tuple(entry[0] for entry in QUERY_PLAN)
+# The reader's plan plus the size sums (``RangeTelemetry`` fields), in the same entry format.
+RANGE_PLAN: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = (
+    *QUERY_PLAN,
+    ("request_bytes", "istio_request_bytes_sum", ("reporter",), ("reporter",), EDGE_LABELS),
+    ("response_bytes", "istio_response_bytes_sum", ("reporter",), ("reporter",), EDGE_LABELS),
+)
+ALL_FIELDS: tuple[str, ...] = tuple(entry[0] for entry in RANGE_PLAN)
 
 
 class PrometheusRangeSource:
@@ -33,8 +43,8 @@ class PrometheusRangeSource:
     def queries(
         self, plan: RangePlan, namespaces: frozenset[str] | None, fields: tuple[str, ...], *, compact: bool = True
     ) -> list[str]:
-        """The PromQL of each of ``fields`` (``MeshTelemetry`` field names), in that order."""
-        by_field = {entry[0]: entry for entry in QUERY_PLAN}
+        """The PromQL of each of ``fields`` (``RangeTelemetry`` field names), in that order."""
+        by_field = {entry[0]: entry for entry in RANGE_PLAN}
         promql = []
         for name in fields:
             _, metric, kept, ignored, full = by_field[name]
@@ -53,15 +63,15 @@ class PrometheusRangeSource:
 
     def read_range(
         self, plan: RangePlan, *, namespaces: frozenset[str] | None, fields: tuple[str, ...] = ALL_FIELDS
-    ) -> list[MeshTelemetry]:
-        """One ``MeshTelemetry`` per instant of ``plan`` (oldest first), holding ``fields``.
+    ) -> list[RangeTelemetry]:
+        """One ``RangeTelemetry`` per instant of ``plan`` (oldest first), holding ``fields``.
 
         Raises the client's named errors (the first failing query's, in ``fields`` order); all
         calls end within the client's timeout. Prometheus' warnings are on every instant.
         """
         deadline = time.monotonic() + self.client.timeout_s
         outcomes = self._run(self.queries(plan, namespaces, fields), plan, deadline)
-        telemetries = {t: MeshTelemetry(query_time=t, window_s=plan.rate_interval_s) for t in plan.timestamps}
+        telemetries = {t: RangeTelemetry(query_time=t, window_s=plan.rate_interval_s) for t in plan.timestamps}
         warnings: list[str] = []
         for index, (name, outcome) in enumerate(zip(fields, outcomes, strict=True)):
             if isinstance(outcome, BaseException):
@@ -84,7 +94,7 @@ class PrometheusRangeSource:
         return [telemetries[t] for t in plan.timestamps]
 
     @staticmethod
-    def _split(result: QueryResult, name: str, telemetries: dict[float, MeshTelemetry]) -> None:
+    def _split(result: QueryResult, name: str, telemetries: dict[float, RangeTelemetry]) -> None:
         for series in result.series:
             labels = dict(series.labels)
             edge = labels.pop(EDGE_LABEL, None)

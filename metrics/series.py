@@ -18,6 +18,11 @@ Latency quantiles are computed from the merged histogram of the selected identit
 identity's buckets taken from the destination report when it has one, else from the source's
 (the builder's rule for histograms), with ``topology.graph.quantile`` — Prometheus' algorithm.
 
+Request / response sizes (bytes/s) are the ``istio_request_bytes`` / ``istio_response_bytes``
+``_sum`` rates of the selected identities, each identity counted once with the same rule as
+the latency histograms. They are present only where the telemetry carries them
+(``RangeTelemetry``): a target whose traffic exports none, or the demo, gets no entry at all.
+
 ``by`` splits a metric by a label of the identity (``source_app``, ``destination_version``…)
 or, for request volume only, by ``response_code`` / ``response_class``; a metric that does not
 carry the grouping label (latency and bytes by response code) stays one total entry.
@@ -48,7 +53,12 @@ METRIC_NAMES: tuple[str, ...] = (
     "latency_avg_ms",
     "tcp_sent_bytes_per_s",
     "tcp_received_bytes_per_s",
+    "request_bytes_per_s",
+    "response_bytes_per_s",
 )
+# RangeTelemetry field → the metric it yields.
+BYTE_METRICS: dict[str, str] = {"request_bytes": "request_bytes_per_s", "response_bytes": "response_bytes_per_s"}
+_FIELDS: tuple[str, ...] = ("requests", "duration_buckets", "duration_sum", "tcp_sent", "tcp_received", *BYTE_METRICS)
 _INDEX = {name: i for i, name in enumerate(IDENTITY_LABELS)}
 _UNSET = frozenset({"", "unknown"})
 
@@ -93,6 +103,19 @@ class Target:
     kind: Kind
     namespace: str
     name: str
+
+
+@dataclass(slots=True)
+class RangeTelemetry(MeshTelemetry):
+    """A ``MeshTelemetry`` plus what only the detail pages chart (the graph builder ignores it).
+
+    ``request_bytes`` / ``response_bytes``: rates of ``istio_request_bytes_sum`` /
+    ``istio_response_bytes_sum`` in bytes/s, grouped like ``duration_sum`` (the identity and
+    ``reporter``). A plain ``MeshTelemetry`` reads as one without them.
+    """
+
+    request_bytes: list[Sample] = field(default_factory=list)
+    response_bytes: list[Sample] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +203,7 @@ def service_workloads(telemetry: MeshTelemetry, target: Target) -> frozenset[str
     return frozenset(found)
 
 
-def select(telemetry: MeshTelemetry, target: Target, direction: Direction) -> MeshTelemetry:
+def select(telemetry: MeshTelemetry, target: Target, direction: Direction) -> RangeTelemetry:
     """The part of ``telemetry`` that is the target's traffic in ``direction`` (whole identities:
     both reports of an identity stay together, so counting each request once is unchanged)."""
     keep = _matcher(target, direction, telemetry)
@@ -188,15 +211,11 @@ def select(telemetry: MeshTelemetry, target: Target, direction: Direction) -> Me
     def narrow(samples: list[Sample]) -> list[Sample]:
         return [sample for sample in samples if keep(_ident(sample))]
 
-    return MeshTelemetry(
+    return RangeTelemetry(
         query_time=telemetry.query_time,
         window_s=telemetry.window_s,
-        requests=narrow(telemetry.requests),
-        duration_buckets=narrow(telemetry.duration_buckets),
-        duration_sum=narrow(telemetry.duration_sum),
-        tcp_sent=narrow(telemetry.tcp_sent),
-        tcp_received=narrow(telemetry.tcp_received),
         warnings=list(telemetry.warnings),
+        **{name: narrow(getattr(telemetry, name, [])) for name in _FIELDS},
     )
 
 
@@ -291,15 +310,27 @@ def response_class(code: str) -> str:
     return "no response"
 
 
-def _partition(telemetry: MeshTelemetry, label: str) -> dict[str, MeshTelemetry]:
+def byte_rates(telemetry: MeshTelemetry) -> dict[str, float]:
+    """Per size metric the telemetry has samples of (``BYTE_METRICS``): the bytes/s of every
+    identity summed, each identity's from the destination report when it has one, else the
+    source's. A metric without samples is left out."""
+    rates = {}
+    for field_name, metric in BYTE_METRICS.items():
+        per_identity = _one_side(getattr(telemetry, field_name, ()), with_le=False)
+        if per_identity:
+            rates[metric] = sum(per[""] for per in per_identity.values())
+    return rates
+
+
+def _partition(telemetry: MeshTelemetry, label: str) -> dict[str, RangeTelemetry]:
     at = _INDEX[label]
-    parts: dict[str, MeshTelemetry] = {}
-    for field_name in ("requests", "duration_buckets", "duration_sum", "tcp_sent", "tcp_received"):
-        for sample in getattr(telemetry, field_name):
+    parts: dict[str, RangeTelemetry] = {}
+    for field_name in _FIELDS:
+        for sample in getattr(telemetry, field_name, ()):
             value = _ident(sample)[at]
             part = parts.get(value)
             if part is None:
-                part = parts[value] = MeshTelemetry(query_time=telemetry.query_time, window_s=telemetry.window_s)
+                part = parts[value] = RangeTelemetry(query_time=telemetry.query_time, window_s=telemetry.window_s)
             getattr(part, field_name).append(sample)
     return parts
 
@@ -322,7 +353,8 @@ def step_figures(
 ) -> dict[str, dict[tuple[tuple[str, str], ...], float | None]]:
     """One instant of every metric: ``{metric: {labels (sorted pairs): value}}``.
 
-    Without ``by`` each metric has one entry with no labels. Raises ``ValueError`` for an
+    Without ``by`` each metric has one entry with no labels, except the size metrics, which
+    have none when the selected traffic carries no size samples. Raises ``ValueError`` for an
     unknown ``by``.
     """
     if by is not None and by not in GROUP_BY_CHOICES:
@@ -336,10 +368,14 @@ def step_figures(
             latency = merged_latency(part, lambda _ident: "all").get("all")
             for name, figure in _figures(totals_of(part, graph_type), latency).items():
                 figures[name][((by, value),)] = figure
+            for name, figure in byte_rates(part).items():
+                figures[name][((by, value),)] = figure
         return figures
     totals = totals_of(selected, graph_type)
     latency = merged_latency(selected, lambda _ident: "all").get("all")
     for name, figure in _figures(totals, latency).items():
+        figures[name][()] = figure
+    for name, figure in byte_rates(selected).items():
         figures[name][()] = figure
     if by in RESPONSE_GROUPS:
         split: dict[str, float] = {}

@@ -10,7 +10,9 @@ Covered on purpose: both reporters for in-mesh traffic; a fault-injection abort 
 only, destination workload unknown); upstream failures (UF,URX) and no route (NR), source only;
 an unknown source (destination only); gRPC with a non-zero status; TCP bytes both ways with both
 reporters; 4xx and 5xx; an external destination (PassthroughCluster); mTLS and plain text;
-canonical service/revision labels; duration histograms with known buckets.
+canonical service/revision labels; duration histograms with known buckets; request/response
+size histograms (``_sum`` and ``_count`` only) on two HTTP streams, frontend → cart-v1 and
+cart-v1 → payments, the other streams carrying none.
 
 Also written, outside the mesh: one stream of another mesh (``mesh_id="other"``, to prove the
 scope matcher) and ``meshui_hostile_probe`` series whose ``value`` labels are hostile strings.
@@ -64,6 +66,9 @@ class Stream:
     above the previous bound; ``mean_ms`` is the mean duration (so ``_sum`` rate =
     ``rate * mean_ms``). For TCP, ``rate`` is bytes/s sent by the server to the client
     (``istio_tcp_sent_bytes_total``) and ``received`` bytes/s received from the client.
+    ``request_bytes`` / ``response_bytes`` are the mean sizes (bytes) of an HTTP request /
+    response: when non-zero, ``istio_request_bytes`` / ``istio_response_bytes`` histograms are
+    exported (their ``_sum`` rate = ``rate * size`` bytes/s); zero exports none.
     """
 
     source: Workload | None
@@ -79,6 +84,8 @@ class Stream:
     latency: dict[float, float] = field(default_factory=lambda: {25: 0.5, 50: 0.4, 100: 0.1})
     mean_ms: float = 30.0
     received: float = 0.0
+    request_bytes: float = 0.0
+    response_bytes: float = 0.0
     mesh: str = MESH
 
     def labels(self, reporter: str) -> dict[str, str]:
@@ -156,14 +163,24 @@ STREAMS: tuple[Stream, ...] = (
     Stream(GATEWAY, FRONTEND_SVC, FRONTEND, "http", 0.5, response_code="404"),
     # Traffic from outside the mesh: only the destination proxy saw it.
     Stream(None, FRONTEND_SVC, FRONTEND, "http", 2.0, mtls=False, reporters=("destination",)),
-    Stream(FRONTEND, CART_SVC, CART_V1, "http", 4.0),
+    Stream(FRONTEND, CART_SVC, CART_V1, "http", 4.0, request_bytes=256.0, response_bytes=1024.0),
     Stream(FRONTEND, CART_SVC, CART_V2, "http", 1.0),
     Stream(FRONTEND, CART_SVC, CART_V2, "http", 0.25, response_code="503"),
     # Fault injection aborts in the client proxy: the destination never sees them.
     Stream(FRONTEND, CART_SVC, None, "http", 0.5, response_code="500", flags="FI", reporters=("source",)),
     Stream(FRONTEND, CATALOG_SVC, CATALOG, "grpc", 3.0),
     Stream(FRONTEND, CATALOG_SVC, CATALOG, "grpc", 0.3, grpc_status="14"),
-    Stream(CART_V1, PAYMENTS_SVC, PAYMENTS, "http", 2.0, latency=SLOW, mean_ms=300.0),
+    Stream(
+        CART_V1,
+        PAYMENTS_SVC,
+        PAYMENTS,
+        "http",
+        2.0,
+        latency=SLOW,
+        mean_ms=300.0,
+        request_bytes=300.0,
+        response_bytes=50.0,
+    ),
     Stream(CART_V2, PAYMENTS_SVC, PAYMENTS, "http", 1.0, mtls=False, latency=SLOW, mean_ms=300.0),
     Stream(
         CART_V1, PAYMENTS_SVC, None, "http", 0.2, response_code="503", flags="UF,URX", reporters=("source",)
@@ -213,6 +230,13 @@ def stream_series(stream: Stream) -> Iterator[MetricSeries]:
             "istio_request_duration_milliseconds_sum", labels, counter_points(stream.rate * stream.mean_ms)
         )
         yield MetricSeries("istio_request_duration_milliseconds_count", labels, counter_points(stream.rate))
+        for metric, size in (
+            ("istio_request_bytes", stream.request_bytes),
+            ("istio_response_bytes", stream.response_bytes),
+        ):
+            if size:
+                yield MetricSeries(f"{metric}_sum", labels, counter_points(stream.rate * size))
+                yield MetricSeries(f"{metric}_count", labels, counter_points(stream.rate))
         for le, share in stream.cumulative_buckets().items():
             yield MetricSeries(
                 "istio_request_duration_milliseconds_bucket",

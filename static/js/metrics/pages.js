@@ -361,7 +361,14 @@ const CHARTS = [
   { id: "errors", title: "Error rate (5xx, no response, gRPC errors)", metrics: ["error_rate"], fmt: fmtPct, span: 0.01 },
   { id: "latency", title: "Request duration", metrics: ["latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "latency_avg_ms"], fmt: fmtMs, span: 1 },
   { id: "tcp", title: "TCP bytes", metrics: ["tcp_sent_bytes_per_s", "tcp_received_bytes_per_s"], fmt: fmtBytes, span: 1 },
+  // `optional`: drawn only when the series hold entries (Istio's size histograms are not always
+  // exported, e.g. by the demo); not shown at all when the series cannot load.
+  { id: "size", title: "Request / response size", metrics: ["request_bytes_per_s", "response_bytes_per_s"], fmt: fmtBytes, span: 1, optional: true },
 ];
+const EMPTY_TEXT = { tcp: "No TCP traffic in this direction.", size: "No request or response bytes in this direction." };
+function isPresent(chart, series) {
+  return !chart.optional || chart.metrics.some((metric) => (series[metric] || []).length > 0);
+}
 function chartSeries(chart, series) {
   const out = [];
   for (const metric of chart.metrics) {
@@ -379,7 +386,7 @@ function drawChart(container, chart, body) {
   warn(container, body.warnings);
   // An error rate of 0 is data; zero requests or bytes everywhere is an empty chart.
   const hasData = lines.some((l) => l.entry.points.some((p) => p[1] !== null && (chart.id === "errors" || p[1] !== 0)));
-  if (!hasData) { container.append(el("p", { class: "chart-empty muted", "data-testid": "chart-empty" }, chart.id === "tcp" ? "No TCP traffic in this direction." : "No requests in this direction.")); return; }
+  if (!hasData) { container.append(el("p", { class: "chart-empty muted", "data-testid": "chart-empty" }, EMPTY_TEXT[chart.id] || "No requests in this direction.")); return; }
   const xs = lines[0].entry.points.map((p) => p[0]);
   const data = [xs, ...lines.map((l) => l.entry.points.map((p) => p[1]))];
   const colour = (l, i) => CLASS_COLOURS[l.entry.labels.response_class] || PALETTE[i % PALETTE.length];
@@ -409,6 +416,7 @@ async function loadDetail() {
   const results = await Promise.allSettled([identity, seriesLoad]);
   charts.replaceChildren();
   for (const chart of CHARTS) {
+    if (chart.optional && (results[1].status !== "fulfilled" || !isPresent(chart, results[1].value.series))) continue;
     const box = el("section", { class: "card chart", "data-testid": `chart-${chart.id}` });
     charts.append(box);
     if (results[1].status === "fulfilled") drawChart(box, chart, results[1].value);

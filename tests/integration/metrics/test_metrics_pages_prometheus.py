@@ -82,8 +82,53 @@ def test_tcp_bytes_of_postgres_match_the_truth(api):
     assert _last(body, "tcp_received_bytes_per_s") == pytest.approx(512.0, rel=1e-3)
 
 
+def _size_truth(**where: object) -> tuple[float, float]:
+    """Request and response bytes/s of the streams matching ``where`` (Stream attributes), each
+    request counted once whatever the number of reporters."""
+    streams = [s for s in mesh_truth.STREAMS if all(getattr(s, k) == v for k, v in where.items())]
+    return sum(s.rate * s.request_bytes for s in streams), sum(s.rate * s.response_bytes for s in streams)
+
+
+@pytest.mark.parametrize(
+    ("path", "direction", "where"),
+    [
+        ("shop/services/cart", "inbound", {"service": mesh_truth.CART_SVC}),
+        ("shop/workloads/frontend-v1", "outbound", {"source": mesh_truth.FRONTEND}),
+        ("shop/workloads/cart-v1", "outbound", {"source": mesh_truth.CART_V1}),
+        ("pay/apps/payments", "inbound", {"destination": mesh_truth.PAYMENTS}),
+    ],
+)
+def test_request_and_response_sizes_match_the_truth(api, path, direction, where):
+    # given the mesh's size histograms (frontend → cart-v1, cart-v1 → payments, both reporters)
+    request_bytes, response_bytes = _size_truth(**where)
+    assert request_bytes > 0
+    assert response_bytes > 0
+    # when the series are read
+    response = api.get(f"/api/v1/namespaces/{path}/metrics", {**SERIES_PARAMS, "direction": direction})
+    body = response.json()
+    # then the last points are the truth in bytes/s, each request counted once
+    assert response.status_code == 200
+    assert _last(body, "request_bytes_per_s") == pytest.approx(request_bytes, rel=1e-3)
+    assert _last(body, "response_bytes_per_s") == pytest.approx(response_bytes, rel=1e-3)
+    assert body["series"]["request_bytes_per_s"][0]["points"][-1][0] == END
+
+
+def test_sizes_split_by_source_app(api):
+    body = api.get("/api/v1/namespaces/pay/services/payments/metrics", {**SERIES_PARAMS, "by": "source_app"}).json()
+    assert [(e["labels"], e["points"][-1][1]) for e in body["series"]["request_bytes_per_s"]] == [
+        ({"source_app": "cart"}, 600.0)
+    ]
+
+
+@pytest.mark.parametrize("path", ["shop/services/catalog", "pay/services/postgres", "pay/workloads/ledger-v1"])
+def test_traffic_without_size_histograms_has_empty_size_series(api, path):
+    body = api.get(f"/api/v1/namespaces/{path}/metrics", SERIES_PARAMS).json()
+    assert body["series"]["request_rate"] != []
+    assert (body["series"]["request_bytes_per_s"], body["series"]["response_bytes_per_s"]) == ([], [])
+
+
 @pytest.mark.parametrize("by", ["", "source_app", "response_code", "destination_version"])
-def test_a_series_request_costs_five_range_queries_whatever_the_grouping(api, by):
+def test_a_series_request_costs_seven_range_queries_whatever_the_grouping(api, by):
     events: list = []
     prometheus_client.add_observer(events.append)
     try:
@@ -91,7 +136,7 @@ def test_a_series_request_costs_five_range_queries_whatever_the_grouping(api, by
     finally:
         prometheus_client.remove_observer(events.append)
     assert response.status_code == 200
-    assert [e.endpoint for e in events] == ["query_range"] * 5
+    assert [e.endpoint for e in events] == ["query_range"] * 7
 
 
 def test_list_figures_agree_with_the_graph(api):

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from metrics.series import Direction, Kind, Target, plan_range, response_class, shape_series, step_figures
-from topology.graph.telemetry import REQUEST_LABELS, MeshTelemetry, Sample
+from metrics.series import (
+    METRIC_NAMES,
+    Direction,
+    Kind,
+    RangeTelemetry,
+    Target,
+    plan_range,
+    response_class,
+    shape_series,
+    step_figures,
+)
+from topology.graph.telemetry import EDGE_LABELS, REQUEST_LABELS, MeshTelemetry, Sample
 
 
 def _request(reporter: str, src_wl: str, dst_wl: str, code: str, rate: float, flags: str = "-") -> Sample:
@@ -107,23 +117,64 @@ def test_response_class(code, expected):
 
 
 def test_shape_fills_absent_label_sets_with_null():
-    steps = [
-        {
-            name: {}
-            for name in (
-                "request_rate",
-                "error_rate",
-                "latency_p50_ms",
-                "latency_p95_ms",
-                "latency_p99_ms",
-                "latency_avg_ms",
-                "tcp_sent_bytes_per_s",
-                "tcp_received_bytes_per_s",
-            )
-        }
-        for _ in range(2)
-    ]
+    steps = [{name: {} for name in METRIC_NAMES} for _ in range(2)]
     steps[1]["request_rate"] = {(("response_code", "200"),): 1.234567}
     series = shape_series([100, 160], steps)
     assert series["request_rate"] == [{"labels": {"response_code": "200"}, "points": [[100, None], [160, 1.235]]}]
     assert series["error_rate"] == []
+
+
+def _bytes(reporter: str, src_wl: str, rate: float) -> Sample:
+    """A size ``_sum`` rate (bytes/s) from ``src_wl`` to b-v1, with the edge labels only."""
+    request = _request(reporter, src_wl, "b-v1", "200", rate)
+    return Sample({name: request.labels[name] for name in EDGE_LABELS}, rate)
+
+
+def test_sizes_count_each_identity_once_the_destination_winning():
+    # given both proxies reporting a's sizes (slightly different) and only c's source proxy its own
+    telemetry = RangeTelemetry(
+        query_time=0,
+        window_s=60,
+        request_bytes=[
+            _bytes("destination", "a-v1", 1000.0),
+            _bytes("source", "a-v1", 1010.0),
+            _bytes("source", "c-v1", 5.0),
+        ],
+        response_bytes=[_bytes("destination", "a-v1", 4000.0), _bytes("source", "a-v1", 4040.0)],
+    )
+    # when b's inbound is figured
+    figures = step_figures(telemetry, Target(Kind.SERVICE, "ns", "b"), Direction.INBOUND, None)
+    # then a counts with the destination's report, c with the source's
+    assert figures["request_bytes_per_s"] == {(): 1005.0}
+    assert figures["response_bytes_per_s"] == {(): 4000.0}
+
+
+def test_sizes_split_by_source_app_and_stay_one_total_by_response_code():
+    telemetry = RangeTelemetry(
+        query_time=0,
+        window_s=60,
+        requests=[
+            _request("destination", "a-v1", "b-v1", "200", 3.0),
+            _request("destination", "c-v1", "b-v1", "500", 1.0),
+        ],
+        request_bytes=[_bytes("destination", "a-v1", 300.0), _bytes("destination", "c-v1", 20.0)],
+    )
+    target = Target(Kind.SERVICE, "ns", "b")
+    by_app = step_figures(telemetry, target, Direction.INBOUND, "source_app")
+    by_code = step_figures(telemetry, target, Direction.INBOUND, "response_code")
+    assert by_app["request_bytes_per_s"] == {(("source_app", "a"),): 300.0, (("source_app", "c"),): 20.0}
+    assert by_app["response_bytes_per_s"] == {}
+    assert by_code["request_bytes_per_s"] == {(): 320.0}
+
+
+def test_traffic_without_size_samples_has_no_size_series():
+    # given requests but no size samples (a plain MeshTelemetry, as the graph's sources deliver)
+    telemetry = MeshTelemetry(
+        query_time=60, window_s=60, requests=[_request("destination", "a-v1", "b-v1", "200", 2.0)]
+    )
+    # when shaped into series
+    figures = step_figures(telemetry, Target(Kind.SERVICE, "ns", "b"), Direction.INBOUND, None)
+    series = shape_series([60], [figures])
+    # then the size series are empty lists while the others have their entry
+    assert (series["request_bytes_per_s"], series["response_bytes_per_s"]) == ([], [])
+    assert series["request_rate"] == [{"labels": {}, "points": [[60, 2.0]]}]
