@@ -81,7 +81,7 @@ def _load_schemas() -> dict[tuple[str, str], Draft7Validator]:
     """The spec validators per (plural, version), parsed once per process (the CRDs are large)."""
     schemas = {}
     for plural, path in CRD_FILES.items():
-        crd = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+        crd = yaml.safe_load(path.read_text(encoding="utf-8"))
         for version in crd["spec"]["versions"]:
             spec_schema = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
             schemas[(plural, version["name"])] = Draft7Validator(_nullable(spec_schema))
