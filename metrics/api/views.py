@@ -160,7 +160,7 @@ class EntitySeriesView(APIView):
 
     @extend_schema(
         operation_id="metrics_entity_series",
-        summary="Request, error, latency and TCP series of a service, workload or app",
+        summary="Request, error, latency, TCP and request/response size series of a service, workload or app",
         parameters=[
             OpenApiParameter("direction", OpenApiTypes.STR, enum=["inbound", "outbound"]),
             OpenApiParameter("window", OpenApiTypes.STR, description="Span of the chart (default 30m)."),

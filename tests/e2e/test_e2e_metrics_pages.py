@@ -127,9 +127,9 @@ def test_service_traces_tab_reads_traces_only_when_opened(demo_server: MeshuiSer
     assert tab.locator("path.mark-error").count() == sum(t["has_error"] for t in listed)
     assert tab.locator("circle.mark-ok").count() == sum(not t["has_error"] for t in listed)
     screenshot(page, "metrics-detail-service-traces")
-    # when a mark is clicked, then its trace page opens
-    trace_id = marks.first.get_attribute("data-trace-id")
-    marks.first.click()
+    # when a mark is clicked, then its trace page opens (the last one drawn: no other mark covers it)
+    trace_id = marks.last.get_attribute("data-trace-id")
+    marks.last.click()
     page.wait_for_url(f"**/traces/{trace_id}?window=30m", timeout=TIMEOUT_MS)
     page.wait_for_function("window.meshuiTrace", timeout=TIMEOUT_MS)
     assert page.evaluate("window.meshuiTrace.ready") == "trace"
