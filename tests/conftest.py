@@ -6,14 +6,20 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.fixtures import SHARED_FIXTURES, missing_fixtures_message
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED_FIXTURES = (REPO / ".." / "shared" / "fixtures").resolve()
 TEST_OUTPUT = REPO / "test-results"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Many modules read the fixtures at import: say once, clearly, where they were looked for.
+    problem = missing_fixtures_message()
+    if problem:
+        raise pytest.UsageError(problem)
 
 
 @pytest.fixture(scope="session")
 def shared_fixtures() -> Path:
-    """The read-only reference fixtures beside the repository (tests only; never the product)."""
-    if not SHARED_FIXTURES.is_dir():
-        pytest.fail(f"reference fixtures not found at {SHARED_FIXTURES}")
+    """The read-only reference fixtures (tests only; never the product)."""
     return SHARED_FIXTURES

@@ -47,10 +47,12 @@ from urllib.parse import parse_qs, urlsplit
 import yaml
 from jsonschema import Draft7Validator
 
+from tests.support.fixtures import SHARED_FIXTURES
+
 GROUP = "networking.istio.io"
 VERSIONS = ("v1", "v1beta1", "v1alpha3")
 KINDS = {"virtualservices": "VirtualService", "destinationrules": "DestinationRule"}
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES
 CRD_FILES = {
     "virtualservices": FIXTURES / "istio" / "crds" / "virtualservices.networking.istio.io.yaml",
     "destinationrules": FIXTURES / "istio" / "crds" / "destinationrules.networking.istio.io.yaml",

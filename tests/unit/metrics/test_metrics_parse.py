@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import msgspec
 import pytest
@@ -19,8 +18,9 @@ from metrics.parse import (
     parse_vector,
     vector_samples,
 )
+from tests.support.fixtures import SHARED_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "fixtures" / "prometheus"
+FIXTURES = SHARED_FIXTURES / "prometheus"
 
 
 def vector(*values: str) -> dict:

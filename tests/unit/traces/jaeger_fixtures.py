@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
-JAEGER = (Path(__file__).resolve().parents[3] / ".." / "shared" / "fixtures" / "jaeger").resolve()
+from tests.support.fixtures import SHARED_FIXTURES
+
+JAEGER = SHARED_FIXTURES / "jaeger"
 
 # Single trace objects (elements of data[]) and the API responses that hold one.
 TRACE_FILES = (

@@ -17,6 +17,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
 from tests.support.fake_kube_apiserver import FakeKubeApiServer, closed_port, hanging_listener, kubeconfig
+from tests.support.fixtures import SHARED_FIXTURES
 from traffic.backends import get_backend
 from traffic.backends import kubernetes as kubernetes_backend  # noqa: F401  (registers the backend by name)
 from traffic.errors import InvalidTraffic, StaleVersion
@@ -24,7 +25,7 @@ from traffic.models import TrafficChange
 from traffic.render import Write
 
 URL = "/api/v1/namespaces/bookinfo/services/reviews/traffic"
-FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "fixtures" / "kubernetes"
+FIXTURES = SHARED_FIXTURES / "kubernetes"
 TIMEOUT_S = 0.5
 # Allowed slack over the configured timeout for a down or hanging API server (client set-up, one snapshot).
 MARGIN_S = 2.0

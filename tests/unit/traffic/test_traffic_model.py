@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.fixtures import SHARED_FIXTURES
 from traffic.parse import owner_of, parse_service
 from traffic.render import plan_writes, render
 from traffic.specs import TrafficSpec, apply_patch, to_wire
 from traffic.validate import schema_errors, validate_all
 
-FIXTURES = Path(__file__).resolve().parents[3] / ".." / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES
 SAMPLES = sorted((FIXTURES / "istio" / "samples").glob("*.yaml"))
 SERVICES = ("reviews", "ratings", "details", "productpage")
 

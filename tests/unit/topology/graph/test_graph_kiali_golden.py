@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
+from tests.support.fixtures import SHARED_FIXTURES
 from topology.graph.build import build_graph
 from topology.graph.telemetry import MeshTelemetry, Sample
 from topology.graph.types import GraphOptions, GraphType, MeshGraph, Node
 
-KIALI = Path(__file__).resolve().parents[4] / ".." / "shared" / "fixtures" / "kiali" / "graph"
+KIALI = SHARED_FIXTURES / "kiali" / "graph"
 LISTS = {
     "istio_requests_total": "requests",
     "istio_tcp_sent_bytes_total": "tcp_sent",
