@@ -1,0 +1,249 @@
+"""Benchmark of the traffic API end to end: reads, writes, dry runs and contended writes, per backend.
+
+Run: ``.venv/bin/python bench/traffic_writes.py`` (``--backends local,gitops,kubernetes,postgres``,
+``--writes N``).
+
+For each backend it starts meshui's real ASGI application in daphne on a free 127.0.0.1 port
+(production settings, a temporary data directory, the embedded demo mesh as telemetry) and
+talks HTTP to it with a bearer token, as a script would:
+
+* ``local`` — resources in SQLite (the embedded default);
+* ``postgres`` — ``local`` on a throwaway PostgreSQL database at 127.0.0.1:5432 (skipped when
+  PostgreSQL is not reachable);
+* ``gitops`` — a git repository in a temporary directory: every write edits a YAML file in place,
+  fsyncs, renames and commits;
+* ``kubernetes`` — the loopback API server of the tests (``tests/support/fake_kube_apiserver.py``,
+  real REST paths, resourceVersion, dryRun) through the official client.
+
+Measured: ``GET …/traffic`` (the state, with validations against the CRD schemas), a weight shift
+``PATCH`` with ``If-Match`` (validate → ordered writes → audit row), the same ``?dry_run=true``
+(diff, nothing written), ``GET /api/v1/istio-config`` and a contended round: ``--writers``
+concurrent PATCHes carrying one If-Match (how long until all are answered, and how many won).
+Latencies are wall-clock per request, sequential, after a warm-up. It prints figures and the
+machine; it never asserts. Bounded: a fixed number of requests, every request has a timeout,
+every subprocess is stopped by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import secrets
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SERVICE_URL = "/api/v1/namespaces/bookinfo/services/reviews/traffic"
+POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+REQUEST_TIMEOUT_S = 60
+START_TIMEOUT_S = 60
+SHIFTS = ({"v1": 90, "v2": 10}, {"v1": 80, "v2": 20})
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    system = f"{platform.system()} {platform.machine()}"
+    return f"{system}, {os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _request(method: str, url: str, token: str, body: dict | None = None, **headers: str) -> tuple[int, dict, str]:
+    """(status, JSON body, ETag) of one request."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={  # noqa: S310  (http://127.0.0.1 only)
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers})  # fmt: skip
+    try:
+        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as response:  # noqa: S310
+            return response.status, json.loads(response.read()), response.headers.get("ETag", "")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}"), ""
+
+
+def _timed(call: Callable[[], object], count: int) -> list[float]:
+    """Milliseconds of ``count`` sequential calls (after two warm-up calls)."""
+    for _ in range(2):
+        call()
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000.0)
+    return samples
+
+
+def _summary(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return f"p50 {statistics.median(ordered):7.1f} ms  p95 {p95:7.1f} ms  (n={len(ordered)})"
+
+
+@contextlib.contextmanager
+def _postgres_database() -> Iterator[str | None]:
+    try:
+        import psycopg
+
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except Exception as error:
+        print(f"  postgres skipped: {error}")
+        yield None
+        return
+    name = f"meshui_bench_{secrets.token_hex(5)}"
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"postgres://postgres@127.0.0.1:5432/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextlib.contextmanager
+def _store(backend: str, workdir: Path) -> Iterator[dict[str, str] | None]:
+    """The environment selecting ``backend`` (and whatever it needs running), or None to skip."""
+    if backend in ("local", "postgres"):
+        if backend == "local":
+            yield {"MESHUI_MESH_BACKEND": "local", "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}"}
+            return
+        with _postgres_database() as url:
+            yield None if url is None else {"MESHUI_MESH_BACKEND": "local", "DATABASE_URL": url}
+        return
+    base = {"DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}"}
+    if backend == "gitops":
+        repo = workdir / "routing"
+        repo.mkdir()
+        setup = (["init", "-q"], ["config", "user.name", "bench"], ["config", "user.email", "bench@meshui.invalid"])
+        for args in setup:
+            subprocess.run(["git", "-C", str(repo), *args], check=True, timeout=30)
+        (repo / "README.md").write_text("routing\n")
+        subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, timeout=30)
+        subprocess.run(["git", "-C", str(repo), "commit", "-qm", "start"], check=True, timeout=30)
+        yield {**base, "MESHUI_MESH_BACKEND": "gitops", "MESHUI_GITOPS_DIR": str(repo)}
+        return
+    from tests.support.fake_kube_apiserver import FakeKubeApiServer, kubeconfig
+
+    server = FakeKubeApiServer()
+    try:
+        path = kubeconfig(server.url, workdir / "kubeconfig")
+        yield {**base, "MESHUI_MESH_BACKEND": "kubernetes", "MESHUI_KUBECONFIG": str(path),
+               "MESHUI_KUBE_CONTEXT": "fake"}  # fmt: skip
+    finally:
+        server.stop()
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=180, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed: {done.stderr[-800:]}")
+    return done.stdout
+
+
+@contextlib.contextmanager
+def _server(env: dict[str, str]) -> Iterator[str]:
+    port = _free_port()
+    process = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                                "meshui.asgi:application"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"daphne did not listen on 127.0.0.1:{port}")
+            time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def bench_backend(backend: str, writes: int, writers: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="meshui-bench-") as directory, _store(backend, Path(directory)) as store:
+        if store is None:
+            return
+        workdir = Path(directory)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MESHUI_") and k != "DATABASE_URL"}
+        env.update(DJANGO_SETTINGS_MODULE="meshui.settings", MESHUI_DATA_DIR=str(workdir / "data"),
+                   MESHUI_SECRET_KEY=secrets.token_hex(24), PYTHONPATH=str(REPO), **store)  # fmt: skip
+        _manage(env, "migrate", "--noinput")
+        token = _manage(env, "create_api_token", "bench", "--role", "operator", "--name", "bench").split()[-1]
+        with _server(env) as base:
+            url = base + SERVICE_URL
+            status, state, _ = _request("PATCH", url, token, {"weights": {"v1": 100}})
+            if status != 200:
+                raise RuntimeError(f"{backend}: first write answered {status}: {state}")
+            print(f"{backend}:")
+            print(f"  GET traffic state          {_summary(_timed(lambda: _request('GET', url, token), writes))}")
+            version = [state["version"]]
+
+            def shift() -> None:
+                body = {"weights": SHIFTS[len(version) % 2]}
+                answered, new, _ = _request("PATCH", url, token, body, **{"If-Match": f'"{version[-1]}"'})
+                if answered != 200:
+                    raise RuntimeError(f"{backend}: PATCH answered {answered}: {new}")
+                version.append(new["version"])
+
+            print(f"  PATCH weights (If-Match)   {_summary(_timed(shift, writes))}")
+            dry = url + "?dry_run=true"
+            dry_runs = _timed(lambda: _request("PATCH", dry, token, {"weights": {"v2": 100}}), writes)
+            print(f"  PATCH ?dry_run=true        {_summary(dry_runs)}")
+            config = base + "/api/v1/istio-config?namespace=bookinfo"
+            print(f"  GET istio-config           {_summary(_timed(lambda: _request('GET', config, token), writes))}")
+            current = _request("GET", url, token)[1]["version"]
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=writers) as pool:
+                statuses = list(pool.map(
+                    lambda i: _request("PATCH", url, token, {"weights": {"v1": 100 - i, "v2": i}},
+                                       **{"If-Match": f'"{current}"'})[0],
+                    range(1, writers + 1),
+                ))  # fmt: skip
+            elapsed = (time.perf_counter() - started) * 1000.0
+            counts = {code: statuses.count(code) for code in sorted(set(statuses))}
+            print(f"  {writers} writers, one If-Match: all answered in {elapsed:7.1f} ms; statuses {counts}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--backends", default="local,postgres,gitops,kubernetes")
+    parser.add_argument("--writes", type=int, default=40, help="sequential requests per measurement (max 500)")
+    parser.add_argument("--writers", type=int, default=30, help="concurrent writers in the contended round (max 50)")
+    args = parser.parse_args()
+    writes, writers = max(5, min(args.writes, 500)), max(2, min(args.writers, 50))
+    print(f"machine: {machine()}")
+    print("daphne, one process, demo mesh telemetry, bearer token, sequential requests after 2 warm-ups")
+    for backend in args.backends.split(","):
+        bench_backend(backend.strip(), writes, writers)
+
+
+if __name__ == "__main__":
+    main()
