@@ -23,6 +23,18 @@ answers ``percent`` % of requests in the client proxy (source report only, desti
 the client sees them; ``timeout_ms`` turns slower answers into ``504``/``UT`` at the source (the
 destination, whose client went away, reports ``0``/``DC``). A source workload's own share of
 its service (weights, aborts in front of it) scales the calls it makes.
+
+Headers: the in-mesh HTTP/gRPC requests carry a fixed population of request headers
+(``HEADER_CLASSES``: 10 % ``x-group: test``, 10 % ``end-user: jason``, 10 % ``end-user: maria``,
+70 % none), which the applications propagate, so each hop of a request carries its root's
+headers. A policy's ``routes`` are Istio match routes, tried in order: the first one with a
+matching block takes the request to its own weights, with no fault and no timeout (meshui's
+match routes carry only ``match`` and ``route``); a request matching none takes the default
+route above. So each piece of a flow is split by header class and each class gets its
+effective policy (``RoutingPolicy.on_route``), still closed-form; classes routed alike stay one
+part. TCP carries no headers (default route only). The source factor is the mixture over the
+classes of the source's own service's routing, and a class's calls follow its own share there
+(a workload that only the ``x-group: test`` route reaches makes only ``x-group: test`` calls).
 """
 
 from __future__ import annotations
@@ -31,8 +43,9 @@ import bisect
 import itertools
 import math
 import random
+import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from demo.mesh import Call, MeshDefinition, Service, Workload
@@ -88,18 +101,121 @@ class Delay:
 
 
 @dataclass(frozen=True, slots=True)
+class HeaderClass:
+    """A share of the demo's in-mesh requests and the request headers (lower-case names) they carry."""
+
+    share: float
+    headers: Mapping[str, str]
+
+
+# The headers the demo's in-mesh HTTP/gRPC requests carry, propagated by the applications to
+# every call a request makes: a canary test group (route ``x-group: test`` to a new version) and
+# Bookinfo's logged-in users (its samples route ``end-user: jason``). Shares sum to 1.
+HEADER_CLASSES: tuple[HeaderClass, ...] = (
+    HeaderClass(0.7, {}),
+    HeaderClass(0.1, {"x-group": "test"}),
+    HeaderClass(0.1, {"end-user": "jason"}),
+    HeaderClass(0.1, {"end-user": "maria"}),
+)
+HEADER_MATCH_KINDS = ("exact", "prefix", "regex")
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderCondition:
+    """One header condition of a match block: header ``name`` matches ``value`` by ``kind``.
+
+    ``exact`` compares, ``prefix`` tests the start, ``regex`` must match the whole value (as
+    Envoy's RE2 does; Python's ``re`` reads the patterns). A request without the header fails
+    the condition. ``negated`` is Istio's ``withoutHeaders``: the condition holds when the header
+    is absent or does not match. Raises ``ValueError`` on another kind or a bad regex.
+    """
+
+    name: str
+    kind: str
+    value: str
+    negated: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in HEADER_MATCH_KINDS:
+            raise ValueError(f"header match kind must be one of {', '.join(HEADER_MATCH_KINDS)}")
+        if self.kind == "regex":
+            try:
+                re.compile(self.value)
+            except re.error as error:
+                raise ValueError(f"header regex {self.value!r}: {error}") from None
+
+    def holds(self, headers: Mapping[str, str]) -> bool:
+        """Whether a request carrying ``headers`` meets the condition."""
+        value = headers.get(self.name)
+        if value is None:
+            found = False
+        elif self.kind == "exact":
+            found = value == self.value
+        elif self.kind == "prefix":
+            found = value.startswith(self.value)
+        else:
+            found = re.fullmatch(self.value, value) is not None
+        return found != self.negated
+
+
+@dataclass(frozen=True, slots=True)
+class MatchBlock:
+    """One Istio ``HTTPMatchRequest``: every header condition must hold (AND).
+
+    ``unsupported`` names the other conditions it has (``uri``, ``method``, ``queryParams``,
+    ``sourceLabels`` ...): the demo's requests carry nothing those could test, so a block with
+    any of them never matches. A block with no condition at all matches every request.
+    """
+
+    headers: tuple[HeaderCondition, ...] = ()
+    unsupported: tuple[str, ...] = ()
+
+    def matches(self, headers: Mapping[str, str]) -> bool:
+        """Whether a request carrying ``headers`` matches the block."""
+        return not self.unsupported and all(condition.holds(headers) for condition in self.headers)
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRoute:
+    """An HTTP route taken by requests matching any of its ``match`` blocks (OR), split by
+    ``weights`` (version → relative weight, as ``RoutingPolicy.weights``). Raises ``ValueError``
+    on no block or a negative weight."""
+
+    match: tuple[MatchBlock, ...]
+    weights: tuple[tuple[str, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.weights, Mapping):
+            object.__setattr__(self, "weights", tuple(sorted(self.weights.items())))
+        object.__setattr__(self, "match", tuple(self.match))
+        if not self.match:
+            raise ValueError("a match route needs at least one match block")
+        if any(weight < 0 for _, weight in self.weights):
+            raise ValueError("weights must not be negative")
+
+    def matches(self, headers: Mapping[str, str]) -> bool:
+        """Whether a request carrying ``headers`` takes this route (when no earlier route does)."""
+        return any(block.matches(headers) for block in self.match)
+
+
+@dataclass(frozen=True, slots=True)
 class RoutingPolicy:
     """The operator's routing for one destination service.
 
-    ``weights``: version → relative weight (versions not named get none; empty or all-zero =
-    even split). ``timeout_ms``: the route timeout, ``None`` = none. Raises ``ValueError`` on a
-    negative weight or a non-positive timeout.
+    The default route: ``weights``: version → relative weight (versions not named get none;
+    empty or all-zero = even split); ``abort``, ``delay``; ``timeout_ms``: the route timeout,
+    ``None`` = none. ``routes``: match routes tried in order before it (see ``route_index``).
+    Raises ``ValueError`` on a negative weight or a non-positive timeout.
     """
 
     weights: tuple[tuple[str, float], ...] = ()
     abort: Abort | None = None
     delay: Delay | None = None
     timeout_ms: float | None = None
+    routes: tuple[MatchRoute, ...] = ()
+    # Derived once: the route each of HEADER_CLASSES takes, and each match route as a policy.
+    _class_routes: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _route_policies: tuple[RoutingPolicy, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         weights = self.weights
@@ -110,6 +226,9 @@ class RoutingPolicy:
             raise ValueError("weights must not be negative")
         if self.timeout_ms is not None and self.timeout_ms <= 0:
             raise ValueError("timeout_ms must be positive")
+        object.__setattr__(self, "routes", tuple(self.routes))
+        object.__setattr__(self, "_route_policies", tuple(RoutingPolicy(weights=r.weights) for r in self.routes))
+        object.__setattr__(self, "_class_routes", tuple(self.route_index(c.headers) for c in HEADER_CLASSES))
 
     def shares(self, workloads: Sequence[Workload]) -> list[float]:
         """Each workload's share of the traffic (sums to 1)."""
@@ -120,13 +239,26 @@ class RoutingPolicy:
             return [1.0 / len(workloads)] * len(workloads)
         return [value / total for value in raw]
 
+    def route_index(self, headers: Mapping[str, str]) -> int:
+        """Index in ``routes`` of the first route a request carrying ``headers`` matches, ``-1``
+        for the default route (Istio's first-match order)."""
+        return next((index for index, route in enumerate(self.routes) if route.matches(headers)), -1)
+
+    @property
+    def class_routes(self) -> tuple[int, ...]:
+        """``route_index`` of each of ``HEADER_CLASSES``, in order."""
+        return self._class_routes
+
+    def on_route(self, index: int) -> RoutingPolicy:
+        """What a request on route ``index`` gets: ``-1`` → this policy (its default route:
+        weights, abort, delay, timeout); else the match route's weights alone."""
+        return self if index < 0 else self._route_policies[index]
+
 
 # What a routing provider returns: per (namespace, service), the policy and the unix time it took
 # effect — or a list of such changes, oldest first, for a full history. Before the first change
 # the service has no policy.
-RoutingHistory = Mapping[
-    tuple[str, str], "tuple[float, RoutingPolicy] | Sequence[tuple[float, RoutingPolicy]]"
-]
+RoutingHistory = Mapping[tuple[str, str], "tuple[float, RoutingPolicy] | Sequence[tuple[float, RoutingPolicy]]"]
 RoutingProvider = Callable[[], RoutingHistory]
 
 
@@ -208,6 +340,7 @@ class _Flow:
         "call",
         "dest_keys",
         "external",
+        "header_routed",
         "protocol",
         "rate",
         "service",
@@ -219,9 +352,7 @@ class _Flow:
         "workloads",
     )
 
-    def __init__(
-        self, mesh: MeshDefinition, call: Call, waves: tuple[tuple[float, float, float], ...]
-    ) -> None:
+    def __init__(self, mesh: MeshDefinition, call: Call, waves: tuple[tuple[float, float, float], ...]) -> None:
         self.call = call
         self.rate = call.rate
         self.waves = waves
@@ -234,9 +365,7 @@ class _Flow:
         self.siblings: list[Workload] = []
         self.sibling_index = 0
         if source is not None and self.source_service is not None:
-            self.siblings = [
-                mesh.workload_index[(source.namespace, name)] for name in self.source_service.workloads
-            ]
+            self.siblings = [mesh.workload_index[(source.namespace, name)] for name in self.source_service.workloads]
             self.sibling_index = self.source_service.workloads.index(source.name)
         if source is None:
             src = (UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN)
@@ -285,6 +414,8 @@ class _Flow:
             key = ("source", *src, *svc, *(UNKNOWN,) * 4, self.protocol) if has_source_report else None
             self.dest_keys.append((key, None))
             self.abort_keys = None
+        # Match routes act on HTTP/gRPC requests to a mesh service, in the client's sidecar.
+        self.header_routed = self.service is not None and self.protocol != "tcp" and has_source_report
 
     def volume(self, x: float, y: float) -> float:
         """∫ rate dt over ``[x, y]`` (requests, or bytes for TCP)."""
@@ -341,9 +472,7 @@ class Simulator:
                 (0.06, 2 * math.pi / rng.uniform(45.0, 120.0), rng.uniform(0, 2 * math.pi)),
             )
             self.flows.append(_Flow(mesh, call, waves))
-        self._incident_targets = sorted(
-            (s.namespace, s.name) for s in mesh.services if s.protocol in ("http", "grpc")
-        )
+        self._incident_targets = sorted((s.namespace, s.name) for s in mesh.services if s.protocol in ("http", "grpc"))
         self._incidents: dict[int, Incident | None] = {}
         self._flow_namespaces = [flow.namespaces() for flow in self.flows]
 
@@ -415,17 +544,13 @@ class Simulator:
         index = bisect.bisect_right(history[0], t) - 1
         return history[1][index] if index >= 0 else None
 
-    def _flow_traffic(
-        self, flow: _Flow, a: float, b: float, incidents: dict, history: dict, out: Traffic
-    ) -> None:
+    def _flow_traffic(self, flow: _Flow, a: float, b: float, incidents: dict, history: dict, out: Traffic) -> None:
         service = flow.service
         own = incidents.get((service.namespace, service.name), ()) if service is not None else ()
         dest_history = history.get((service.namespace, service.name)) if service is not None else None
         source_service = flow.source_service
         source_history = (
-            history.get((source_service.namespace, source_service.name))
-            if source_service is not None
-            else None
+            history.get((source_service.namespace, source_service.name)) if source_service is not None else None
         )
         if not own and dest_history is None and source_history is None:
             # The common case: nothing changes inside the window.
@@ -444,21 +569,52 @@ class Simulator:
         for x, y in itertools.pairwise(points):
             middle = (x + y) / 2.0
             volume = flow.volume(x, y)
-            if source_service is not None and source_history is not None:
-                volume *= self._source_factor(flow, self._policy_at(source_history, middle))
             if volume <= 0:
                 continue
             incident = next((i for i in own if i.start <= middle < i.end), None)
             policy = self._policy_at(dest_history, middle)
-            if flow.protocol == "tcp":
-                self._emit_tcp(flow, volume, policy, out)
-            else:
-                self._emit_requests(flow, volume, policy, incident, out)
+            source_policy = self._policy_at(source_history, middle)
+            for share, class_policy, class_source_policy in self._header_parts(flow, policy, source_policy):
+                part = volume * share * self._source_factor(flow, class_source_policy)
+                if part <= 0:
+                    continue
+                if flow.protocol == "tcp":
+                    self._emit_tcp(flow, part, class_policy, out)
+                else:
+                    self._emit_requests(flow, part, class_policy, incident, out)
+
+    @staticmethod
+    def _header_parts(
+        flow: _Flow, policy: RoutingPolicy | None, source_policy: RoutingPolicy | None
+    ) -> list[tuple[float, RoutingPolicy | None, RoutingPolicy | None]]:
+        """``flow``'s traffic split by header class: ``(share, policy of its route at the
+        destination, policy of its route into the source's service)``, classes routed alike
+        merged (so without match routes: one part of share 1, the policies as they are)."""
+        dest_routes = policy.class_routes if policy is not None and policy.routes and flow.header_routed else None
+        source_routes = source_policy.class_routes if source_policy is not None and source_policy.routes else None
+        if dest_routes is None and source_routes is None:
+            return [(1.0, policy, source_policy)]
+        merged: dict[tuple[int, int], float] = {}
+        for index, header_class in enumerate(HEADER_CLASSES):
+            key = (
+                dest_routes[index] if dest_routes is not None else -1,
+                source_routes[index] if source_routes is not None else -1,
+            )
+            merged[key] = merged.get(key, 0.0) + header_class.share
+        return [
+            (
+                share,
+                policy.on_route(dest_route) if policy is not None else None,
+                source_policy.on_route(source_route) if source_policy is not None else None,
+            )
+            for (dest_route, source_route), share in merged.items()
+        ]
 
     @staticmethod
     def _source_factor(flow: _Flow, policy: RoutingPolicy | None) -> float:
-        """The source workload's traffic under ``policy`` relative to its even share of its
-        service (requests aborted in front of it never arrive, so it makes no calls for them)."""
+        """The source workload's traffic under ``policy`` (the route into its service a header
+        class takes) relative to its even share of its service (requests aborted in front of it
+        never arrive, so it makes no calls for them)."""
         if policy is None or not flow.siblings:
             return 1.0
         share = policy.shares(flow.siblings)[flow.sibling_index]
@@ -529,9 +685,7 @@ class Simulator:
         failing = incident.severity if incident is not None and incident.kind == "errors" else 0.0
         slowdown = incident.severity if incident is not None and incident.kind == "latency" else 1.0
         shares = self._shares(flow, policy)
-        for share, workload, (source_key, dest_key) in zip(
-            shares, flow.workloads, flow.dest_keys, strict=True
-        ):
+        for share, workload, (source_key, dest_key) in zip(shares, flow.workloads, flow.dest_keys, strict=True):
             delivered = volume * share
             if delivered <= 0:
                 continue
@@ -560,9 +714,7 @@ class Simulator:
                     )
                     _add(requests, (source_key, ("504", "", "UT"), UNKNOWN), timed_out, point)
                 if dest_key is not None:
-                    _add(
-                        requests, (dest_key, ("0", "", "DC"), dest_policy), timed_out, ((1.0, "P", timeout),)
-                    )
+                    _add(requests, (dest_key, ("0", "", "DC"), dest_policy), timed_out, ((1.0, "P", timeout),))
 
 
 def _add(requests: dict[tuple, list], key: tuple, count: float, dist: Dist) -> None:

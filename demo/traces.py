@@ -6,9 +6,16 @@ or from clients outside the mesh) starts a Poisson number of sampled requests wh
 the call's request volume in the bucket (``Simulator.flows[i].volume``) times the sampling.
 Each request walks the mesh as the telemetry says it does:
 
-* the destination workload is drawn with the routing shares in force at that instant
-  (``RoutingPolicy.shares``), and a fault-injected abort ends the branch with one error span
-  of the client proxy (flag ``FI``), a delay holds the client, a route timeout answers 504;
+* each trace draws its header class (``demo.simulate.HEADER_CLASSES``, by share) from its
+  seed; every hop carries those headers (the applications propagate them) and every in-mesh
+  span shows them as ``http.header.<name>`` tags (e.g. ``http.header.x-group: test``), as a
+  Telemetry resource's custom tags taken from request headers would;
+* at each hop the client proxy takes the first match route the headers match, else the
+  default route (``RoutingPolicy.on_route``) of the policy in force at that instant; the
+  destination workload is drawn with that route's shares (``RoutingPolicy.shares``, the
+  subset in ``upstream_cluster``), and on the default route a fault-injected abort ends the
+  branch with one error span of the client proxy (flag ``FI``), a delay holds the client, a
+  route timeout answers 504;
 * the server time is drawn from the workload's latency model (log-normal, median and sigma of
   ``demo.mesh.Latency``), times the slowdown of a latency incident in progress;
 * outcomes follow the service's background error shares and any error incident;
@@ -30,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from demo.mesh import Call, Service, Workload
-from demo.simulate import ABORT_MS, CLIENT_OVERHEAD_MS, Incident, RoutingPolicy, Simulator
+from demo.simulate import ABORT_MS, CLIENT_OVERHEAD_MS, HEADER_CLASSES, Incident, RoutingPolicy, Simulator
 
 SAMPLING = 0.01
 BUCKET_S = 10
@@ -68,6 +75,15 @@ def _policy_at(changes: Sequence[tuple[float, RoutingPolicy]] | None, t: float) 
             break
         policy = candidate
     return policy
+
+
+def _header_class(draw: float) -> int:
+    """The index in ``HEADER_CLASSES`` a uniform ``draw`` in ``[0, 1)`` falls in, by share."""
+    for index, header_class in enumerate(HEADER_CLASSES):
+        draw -= header_class.share
+        if draw < 0:
+            return index
+    return len(HEADER_CLASSES) - 1
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -115,9 +131,7 @@ class DemoTraces:
             if call.service is not None:
                 inbound[call.service] = inbound.get(call.service, 0.0) + call.rate
         # Requests per second one workload of each service serves at its even share.
-        self._per_workload = {
-            key: rate / len(mesh.service_index[key].workloads) for key, rate in inbound.items()
-        }
+        self._per_workload = {key: rate / len(mesh.service_index[key].workloads) for key, rate in inbound.items()}
         # Entry calls: from outside the mesh or from a workload that serves no service (a gateway).
         self.entries = [
             index
@@ -183,9 +197,7 @@ class DemoTraces:
         mean = self.simulator.flows[entry].volume(a, a + BUCKET_S) * self.sampling
         return [a + rng.random() * BUCKET_S for _ in range(_poisson(rng, mean))]
 
-    def refs(
-        self, a: float, b: float, entries: Sequence[int] | None = None
-    ) -> Iterator[tuple[float, TraceRef]]:
+    def refs(self, a: float, b: float, entries: Sequence[int] | None = None) -> Iterator[tuple[float, TraceRef]]:
         """``(start, ref)`` of the sampled requests started within ``[a, b]``, newest first."""
         chosen = self.entries if entries is None else list(entries)
         for bucket in range(math.floor(b / BUCKET_S), math.floor(a / BUCKET_S) - 1, -1):
@@ -227,6 +239,11 @@ class _Walk:
         self.mesh = traces.mesh
         self.trace_id = traces.trace_id(ref)
         self.rng = random.Random(f"demo-walk:{self.trace_id}")
+        # The root's headers, carried by every hop of the request.
+        self.header_class = _header_class(self.rng.random())
+        self.header_tags = {
+            f"http.header.{name}": value for name, value in HEADER_CLASSES[self.header_class].headers.items()
+        }
         self.t = start
         self.history = history
         self.incidents: dict[tuple[str, str], Incident] = {
@@ -320,10 +337,12 @@ class _Walk:
         url = f"http://{host}:{port}/{service.name}"
         method = "POST" if protocol == "grpc" else "GET"
         policy = _policy_at(self.history.get(call.service), self.t) if client_proxy else None
+        if policy is not None:
+            policy = policy.on_route(policy.class_routes[self.header_class])
         if policy is not None and policy.abort is not None and self.rng.random() * 100.0 < policy.abort.percent:
             status = policy.abort.http_status
             tags = {"http.method": method, "http.url": url, "http.status_code": status, "response_flags": "FI",
-                    "upstream_cluster": f"outbound|{port}||{host}"}  # fmt: skip
+                    "upstream_cluster": f"outbound|{port}||{host}", **self.header_tags}  # fmt: skip
             if status >= 500:
                 tags["error"] = True
             assert source is not None
@@ -368,7 +387,8 @@ class _Walk:
         if delayed:
             tags["response_flags"] = "DI" if tags["response_flags"] == "-" else f"DI,{tags['response_flags']}"
         subset = workload.version if policy is not None and policy.weights else ""
-        base = {"http.method": method, "http.url": url, "upstream_cluster": f"outbound|{port}|{subset}|{host}"}
+        base = {"http.method": method, "http.url": url, "upstream_cluster": f"outbound|{port}|{subset}|{host}",
+                **self.header_tags}  # fmt: skip
         self._insert_client(client_id, source, operation, parent, start_us, duration, {**base, **tags})
         return start_us + duration
 
@@ -406,7 +426,7 @@ class _Walk:
             server_id: str | None = self._span(
                 workload, "server", operation, parent, start_us, own_us,
                 {"http.method": method, "http.url": url, "http.status_code": http_status, "response_flags": "-",
-                 "upstream_cluster": f"inbound|{_PORTS.get(service.protocol, 80)}||"},
+                 "upstream_cluster": f"inbound|{_PORTS.get(service.protocol, 80)}||", **self.header_tags},
             )  # fmt: skip
         else:
             server_id = None

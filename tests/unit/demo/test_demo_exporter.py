@@ -45,9 +45,7 @@ def test_the_exposition_parses_with_the_standard_metrics_and_labels(shared_fixtu
     assert tuple(request.labels) == ISTIO_LABELS
     tcp = families["istio_tcp_sent_bytes"].samples[0]
     assert set(tcp.labels) == set(ISTIO_LABELS) - {"response_code", "grpc_response_status"}
-    les = [
-        s.labels["le"] for s in families["istio_request_duration_milliseconds"].samples if "le" in s.labels
-    ]
+    les = [s.labels["le"] for s in families["istio_request_duration_milliseconds"].samples if "le" in s.labels]
     assert les[:20] == standard["observed_histogram_buckets"]
 
 

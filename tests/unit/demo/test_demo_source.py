@@ -78,8 +78,7 @@ def test_rates_drift_over_time():
     match = {"reporter": "destination", "destination_workload": "productpage-v1"}
     # when the same series is read at instants ten minutes apart
     rates = [
-        total(source.read(query_time=T + 600 * i, window_s=60, namespaces=None).requests, **match)
-        for i in range(6)
+        total(source.read(query_time=T + 600 * i, window_s=60, namespaces=None).requests, **match) for i in range(6)
     ]
     # then the rate changes but stays near the defined 6 req/s
     assert len({round(r, 6) for r in rates}) == 6
@@ -108,9 +107,7 @@ def test_a_seven_day_window_has_full_history():
     # then the week has traffic on every series of the hour at a similar mean rate
     match = {"reporter": "destination", "destination_workload": "details-v1", "response_code": "200"}
     assert total(week.requests, **match) == pytest.approx(6.0 * 0.99, rel=0.05)
-    assert {tuple(s.labels.values()) for s in hour.requests} <= {
-        tuple(s.labels.values()) for s in week.requests
-    }
+    assert {tuple(s.labels.values()) for s in hour.requests} <= {tuple(s.labels.values()) for s in week.requests}
 
 
 def test_in_mesh_http_traffic_is_reported_by_both_sides():
@@ -325,9 +322,7 @@ def test_an_error_incident_fails_its_share_of_the_service_requests():
     incident = next(
         i
         for i in source.simulator.incidents(T, T + 86400)
-        if i.kind == "errors"
-        and source.mesh.service_index[i.service].protocol == "http"
-        and i.service[1] != "ratings"
+        if i.kind == "errors" and source.mesh.service_index[i.service].protocol == "http" and i.service[1] != "ratings"
     )
     # when a minute inside it is read
     telemetry = source.read(query_time=incident.end - 1, window_s=60, namespaces=None)
@@ -335,8 +330,7 @@ def test_an_error_incident_fails_its_share_of_the_service_requests():
     served = [
         s
         for s in telemetry.requests
-        if s.labels["reporter"] == "destination"
-        and s.labels["destination_service_name"] == incident.service[1]
+        if s.labels["reporter"] == "destination" and s.labels["destination_service_name"] == incident.service[1]
     ]
     failed = sum(s.value for s in served if s.labels["response_code"] == "503")
     assert failed / sum(s.value for s in served) == pytest.approx(incident.severity, rel=1e-9)

@@ -1,4 +1,4 @@
-"""``demo.traces``: the demo's traces follow its topology, latency model, routing and faults."""
+"""``demo.traces``: the demo's traces follow its topology, latency model, headers, routing and faults."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import math
 import statistics
 
 from demo.mesh import bookinfo_mesh
-from demo.simulate import Abort, RoutingPolicy, Simulator
+from demo.simulate import Abort, HeaderCondition, MatchBlock, MatchRoute, RoutingPolicy, Simulator
 from demo.traces import BUCKET_S, DemoTraces
 from traces.model import Trace
 from traces.parse import parse_trace
@@ -179,3 +179,74 @@ def test_buckets_are_the_unit_of_generation():
     narrow = {ref: start for start, ref in d.refs(T0 + 30 * BUCKET_S, T0 + 60 * BUCKET_S)}
     assert narrow
     assert all(wide[ref] == start for ref, start in narrow.items())
+
+
+def header_tags(span) -> dict[str, str]:
+    return {key: value for key, value in span.tags.items() if key.startswith("http.header.")}
+
+
+def test_traces_carry_the_header_classes_by_their_shares_on_every_in_mesh_span():
+    # given an hour of traces
+    traces = traces_between(demo(), T0, T0 + 3600)
+    # when each trace's headers are read from its spans (external calls carry none)
+    per_trace = [
+        {tuple(sorted(header_tags(s).items())) for s in t.spans if "peer.service" not in s.tags} for t in traces
+    ]
+    # then every in-mesh span of a trace shows the same headers (propagated from the root) ...
+    assert all(len(found) == 1 for found in per_trace)
+    classes = [next(iter(found)) for found in per_trace]
+    assert set(classes) == {
+        (),
+        (("http.header.x-group", "test"),),
+        (("http.header.end-user", "jason"),),
+        (("http.header.end-user", "maria"),),
+    }
+    # ... and about 10 % of traces belong to the x-group: test class
+    share = classes.count((("http.header.x-group", "test"),)) / len(classes)
+    assert abs(share - 0.1) < 4 * math.sqrt(0.1 * 0.9 / len(classes))
+
+
+def test_traces_of_the_header_class_go_to_the_routed_version():
+    # given x-group: test → reviews v3, everyone else → v1, from T0 on
+    route = MatchRoute((MatchBlock((HeaderCondition("x-group", "exact", "test"),)),), {"v3": 100})
+    policy = RoutingPolicy(weights={"v1": 100}, routes=(route,))
+    d = demo(routing=lambda: {("bookinfo", "reviews"): (T0, policy)})
+    # when traces are built
+    traces = traces_between(d, T0, T0 + 1800)
+    servers = [
+        s for t in traces for s in t.spans if s.service == "reviews.bookinfo" and s.tags["span.kind"] == "server"
+    ]
+    # then the reviews server spans of the test group are v3, all others v1, and the header shows why
+    by_header = {(s.tags.get("http.header.x-group"), s.tags["istio.canonical_revision"]) for s in servers}
+    assert by_header == {("test", "v3"), (None, "v1")}
+    clients = [
+        s
+        for t in traces
+        for s in t.spans
+        if s.tags["span.kind"] == "client"
+        and s.tags.get("upstream_cluster", "").endswith("|reviews.bookinfo.svc.cluster.local")
+    ]
+    assert {(s.tags.get("http.header.x-group"), s.tags["upstream_cluster"]) for s in clients} == {
+        ("test", "outbound|9080|v3|reviews.bookinfo.svc.cluster.local"),
+        (None, "outbound|9080|v1|reviews.bookinfo.svc.cluster.local"),
+    }
+
+
+def test_a_default_route_abort_spares_traces_on_a_header_route():
+    # given a 100 % abort on ratings' default route and an abort-free route for end-user: jason
+    route = MatchRoute((MatchBlock((HeaderCondition("end-user", "exact", "jason"),)),), {"v1": 100})
+    policy = RoutingPolicy(abort=Abort(100.0, 503), routes=(route,))
+    d = demo(routing=lambda: {("bookinfo", "ratings"): (T0 - 60, policy)})
+    # when traces are built
+    traces = traces_between(d, T0, T0 + 1800)
+    ratings_host = "ratings.bookinfo.svc.cluster.local"
+    calls = [s for t in traces for s in t.spans if s.tags.get("upstream_cluster", "").endswith(ratings_host)]
+    # then jason's calls to ratings are answered by ratings-v1, everyone else's are aborted
+    assert {(s.tags.get("http.header.end-user"), s.tags["response_flags"]) for s in calls} == {
+        ("jason", "-"),
+        (None, "FI"),
+        ("maria", "FI"),
+    }
+    served = [s for t in traces for s in t.spans if s.service == "ratings.bookinfo" and s.tags["span.kind"] == "server"]
+    assert served
+    assert {s.tags.get("http.header.end-user") for s in served} == {"jason"}
