@@ -161,9 +161,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # no Celery broker).
 REDIS_URL = env_url("MESHUI_REDIS_URL", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -278,5 +276,7 @@ MESHUI_KUBECONFIG = env_str("MESHUI_KUBECONFIG")
 MESHUI_KUBE_CONTEXT = env_str("MESHUI_KUBE_CONTEXT")
 # Connect and read timeout of each API server request: a down or hanging server is a 503 after it.
 MESHUI_KUBE_TIMEOUT_S = env_float("MESHUI_KUBE_TIMEOUT_S", 5.0, minimum=0.1, maximum=60)
+# How long each process reuses a list it read (0 = always read): writes always read the server itself.
+MESHUI_KUBE_CACHE_TTL_S = env_float("MESHUI_KUBE_CACHE_TTL_S", 5.0, minimum=0, maximum=300)
 # Send Impersonate-User (the signed-in user) so the cluster's RBAC decides who may write.
 MESHUI_KUBE_IMPERSONATE = env_bool("MESHUI_KUBE_IMPERSONATE", False)

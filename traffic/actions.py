@@ -1,11 +1,12 @@
 """Writes: validate → write through the backend → record in the audit log.
 
 ``change_traffic`` (PATCH), ``delete_traffic`` (DELETE) and ``revert_change`` share one path,
-``_execute``: read the snapshot, check If-Match (``StaleVersion``), check the owner
-(``ForeignOwner`` unless forced), compute the resources after the change, validate them (a
-write may not introduce a schema error or a blocking semantic finding: ``InvalidTraffic``
-naming the resource path), plan the ordered writes and hand them to the backend with a
-compare-and-swap on the version read. Without If-Match a lost race is retried a few times.
+``_execute``: read the snapshot (fresh, never a cached read: see ``traffic.backends.base``),
+check If-Match (``StaleVersion``), check the owner (``ForeignOwner`` unless forced), compute the
+resources after the change, validate them (a write may not introduce a schema error or a
+blocking semantic finding: ``InvalidTraffic`` naming the resource path), plan the ordered
+writes and hand them to the backend with a compare-and-swap on the version read. Without
+If-Match a lost race is retried a few times.
 """
 
 from __future__ import annotations
@@ -143,10 +144,12 @@ def _execute(
 ) -> Outcome:
     versions = seen_versions(namespace, service)
     for _ in range(MAX_ATTEMPTS):
-        snapshot = backend.snapshot(namespace, service)
+        snapshot = backend.snapshot(namespace, service, fresh=True)
         if if_match is not None and if_match != snapshot.version:
-            raise StaleVersion(message=f"If-Match {if_match[:40]!r} is stale: the current version is "
-                                       f"{snapshot.version!r}; read the routing again")
+            raise StaleVersion(
+                message=f"If-Match {if_match[:40]!r} is stale: the current version is "
+                f"{snapshot.version!r}; read the routing again"
+            )
         parsed = parse_service(snapshot.resources, namespace, service, versions)
         _check_owner(parsed, force, actor)
         vs_before, vs_after, dr_before, dr_after = target(parsed)
@@ -161,7 +164,6 @@ def _execute(
                 details={"validations": [p.to_wire() for p in problems]},
             )
         parsed_after = parse_service(after_resources, namespace, service, versions)
-        before_state = state_of(parsed, snapshot.version, snapshot.resources)
         before_mine = service_resources(parsed)
         after_mine = service_resources(parsed_after)
         diff = unified_diff(before_mine, after_mine)
@@ -171,9 +173,11 @@ def _execute(
             # API server's schema, webhooks and RBAC), so a dry run fails where the write would.
             backend.check_writes(writes, actor=actor.user)
         if dry_run or not writes:
-            state = state_of(parsed_after, snapshot.version, after_resources)
+            state = state_of(parsed_after, snapshot.version, after_resources, synced_at=snapshot.synced_at,
+                             from_cache=snapshot.from_cache)  # fmt: skip
             return Outcome(state, diff, labels, dry_run=dry_run)
-        summary = f"revert of change #{reverts.pk}" if reverts else summarize(before_state, to_wire(parsed_after.spec))
+        summary = (f"revert of change #{reverts.pk}" if reverts
+                   else summarize(to_wire(parsed.spec), to_wire(parsed_after.spec)))  # fmt: skip
         if operation == "delete":
             summary = "removed meshui routing: " + summary
 
@@ -186,13 +190,22 @@ def _execute(
             version_before=snapshot.version, reverts=reverts,
         ))  # fmt: skip
         try:
-            change = backend.apply(namespace, service, writes, snapshot.version, record, actor=actor.user,
-                                   message=f"meshui: {namespace}/{service}: {summary} (by {actor.username})")
+            change = backend.apply(
+                namespace,
+                service,
+                writes,
+                snapshot.version,
+                record,
+                actor=actor.user,
+                message=f"meshui: {namespace}/{service}: {summary} (by {actor.username})",
+            )
         except StaleVersion:
             if if_match is not None:
                 raise
             continue
-        state = state_of(parsed_after, change.version_after, after_resources)
+        # The state meshui has just written, on top of the read it was computed from.
+        state = state_of(parsed_after, change.version_after, after_resources, synced_at=snapshot.synced_at,
+                         from_cache=snapshot.from_cache)  # fmt: skip
         return Outcome(state, diff, labels, change=change)
     raise StaleVersion(message=f"{namespace}/{service} kept changing during the write; try again")
 
@@ -248,9 +261,10 @@ def revert_change(backend: MeshBackend, change: TrafficChange, *, actor: Actor, 
     version is no longer ``change.version_after``; the revert is itself a recorded change.
     """
     if change.backend != backend.name:
-        raise RevertConflict(message=f"change #{change.pk} was made on the {change.backend} backend, "
-                                     f"meshui now uses {backend.name}")
-    snapshot = backend.snapshot(change.namespace, change.service)
+        raise RevertConflict(
+            message=f"change #{change.pk} was made on the {change.backend} backend, meshui now uses {backend.name}"
+        )
+    snapshot = backend.snapshot(change.namespace, change.service, fresh=True)
     if snapshot.version != change.version_after:
         parsed = parse_service(snapshot.resources, change.namespace, change.service)
         raise RevertConflict(

@@ -1,8 +1,14 @@
-"""Reads: one service's traffic state as the API shows it, and the Istio config overview."""
+"""Reads: one service's traffic state as the API shows it, and the Istio config overview.
+
+Every answer says how fresh it is: ``synced_at`` (ISO 8601, UTC: when the read it is based on
+began), ``sync_age_s`` (seconds since then, when the answer was made) and ``from_cache`` (the
+backend reused an earlier read; only kubernetes does, within ``MESHUI_KUBE_CACHE_TTL_S``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import yaml
@@ -71,8 +77,19 @@ def service_resources(parsed: ParsedService) -> list[dict]:
     return [r for r in (parsed.vs, parsed.dr, *parsed.others) if r is not None]
 
 
-def state_of(parsed: ParsedService, version: str, context: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The API's JSON for one service: the model, owner, version, resources and their validations."""
+def freshness(synced_at: datetime, from_cache: bool) -> dict[str, Any]:
+    """``synced_at``, ``sync_age_s`` and ``from_cache`` of an answer based on a read begun at ``synced_at``."""
+    age = (datetime.now(UTC) - synced_at).total_seconds()
+    # A wall clock stepped back must not show a negative age.
+    return {"synced_at": synced_at.isoformat(timespec="milliseconds"), "sync_age_s": round(max(age, 0.0), 3),
+            "from_cache": from_cache}  # fmt: skip
+
+
+def state_of(
+    parsed: ParsedService, version: str, context: Iterable[Mapping[str, Any]], *, synced_at: datetime, from_cache: bool
+) -> dict[str, Any]:
+    """The API's JSON for one service: the model, owner, version, resources, their validations and
+    the freshness of the read it comes from (``freshness``)."""
     mine = service_resources(parsed)
     names = {(r.get("kind"), name_of(r)) for r in mine}
     validations = [
@@ -84,27 +101,35 @@ def state_of(parsed: ParsedService, version: str, context: Iterable[Mapping[str,
         "version": version,
         "resources": [resource_entry(r) for r in mine],
         "validations": validations,
+        **freshness(synced_at, from_cache),
     }
 
 
-def read_service(backend: MeshBackend, namespace: str, service: str) -> tuple[Snapshot, ParsedService]:
-    """The backend's snapshot of ``namespace/service`` and the model read from it."""
-    snapshot = backend.snapshot(namespace, service)
+def read_service(
+    backend: MeshBackend, namespace: str, service: str, *, fresh: bool = False
+) -> tuple[Snapshot, ParsedService]:
+    """The backend's snapshot of ``namespace/service`` (``fresh``: never a cached read) and the model read from it."""
+    snapshot = backend.snapshot(namespace, service, fresh=fresh)
     return snapshot, parse_service(snapshot.resources, namespace, service, seen_versions(namespace, service))
 
 
-def traffic_state(backend: MeshBackend, namespace: str, service: str) -> dict[str, Any]:
-    snapshot, parsed = read_service(backend, namespace, service)
-    return state_of(parsed, snapshot.version, snapshot.resources)
+def traffic_state(backend: MeshBackend, namespace: str, service: str, *, fresh: bool = False) -> dict[str, Any]:
+    """The state of ``namespace/service`` as ``GET …/traffic`` answers it (see ``state_of``)."""
+    snapshot, parsed = read_service(backend, namespace, service, fresh=fresh)
+    return state_of(parsed, snapshot.version, snapshot.resources, synced_at=snapshot.synced_at,
+                    from_cache=snapshot.from_cache)  # fmt: skip
 
 
-def istio_config(backend: MeshBackend, namespace: str | None) -> list[dict[str, Any]]:
-    """Every VirtualService and DestinationRule the backend holds (in ``namespace``), with validations."""
-    resources = backend.list_resources(namespace)
+def istio_config(backend: MeshBackend, namespace: str | None) -> dict[str, Any]:
+    """``{"resources", "synced_at", "sync_age_s", "from_cache"}``: every VirtualService and
+    DestinationRule the backend holds (in ``namespace``) with its validations, and how fresh the
+    list is."""
+    listing = backend.listing(namespace)
     findings: dict[tuple[str, str, str], list[dict]] = {}
-    for validation in validate_all(resources, known_hosts()):
+    for validation in validate_all(listing.resources, known_hosts()):
         findings.setdefault((validation.kind, validation.namespace, validation.name), []).append(validation.to_wire())
-    return [
+    resources = [
         {**resource_entry(r), "validations": findings.get((str(r.get("kind")), namespace_of(r), name_of(r)), [])}
-        for r in resources
+        for r in listing.resources
     ]
+    return {"resources": resources, **freshness(listing.synced_at, listing.from_cache)}

@@ -23,6 +23,14 @@ It speaks the real REST paths of ``networking.istio.io`` custom resources, serve
   missing object, 409 conflict with another manager's fields unless ``force=true``.
 * RBAC: ``deny(verb, plural)`` makes that verb 403 Forbidden for the requesting user (the
   ``Impersonate-User`` header when present, else ``user``).
+* A server in trouble: ``break_writes(n, answer)`` makes the n-th write request (POST, PUT,
+  PATCH, DELETE, counted from the start) hang (accepted, never answered until ``stop()``;
+  optionally after persisting it: the answer lost between etcd's commit and the client), or
+  answer what kube-apiserver answers when etcd cannot be reached (500 ``ServerTimeout``,
+  apimachinery ``NewServerTimeout`` via the registry's ``InterpretCreateError``/``Update``/``Delete``)
+  or while it shuts down (503 ``ServiceUnavailable`` "apiserver is shutting down", apiserver
+  ``filters.WithWaitGroup``; its ``Retry-After`` header is not sent), persisting nothing.
+* ``requests`` logs every request as ``(method, path, query)``, in arrival order.
 
 Writes are serialised by one lock, so concurrent writers with the same resourceVersion see
 exactly one winner. ``stop()`` shuts the server down and joins its thread.
@@ -38,10 +46,11 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import yaml
@@ -177,6 +186,16 @@ class _Refusal(Exception):
         self.body = body
 
 
+class _NoAnswer(Exception):
+    """The request was accepted and is never answered: the handler closes the connection."""
+
+
+@dataclass(frozen=True)
+class _Fault:
+    answer: Literal["hang", 500, 503]
+    after_persisting: bool
+
+
 class _Server(ThreadingHTTPServer):
     # Room for many simultaneous writers (the default backlog of 5 would refuse connections).
     request_queue_size = 128
@@ -196,6 +215,9 @@ class FakeKubeApiServer:
         # Called with (method, path) before a request is handled: lets a test act as another client
         # whose write lands between meshui's read and its write.
         self.before_handling: Callable[[str, str], None] | None = None
+        self.writes_received = 0
+        self.faults: dict[int, _Fault] = {}
+        self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.schemas = _load_schemas()
         self.httpd = _Server(("127.0.0.1", 0), self._handler())
@@ -208,6 +230,7 @@ class FakeKubeApiServer:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}"
 
     def stop(self) -> None:
+        self.stopping.set()  # hanging requests end (unanswered) with the server
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
@@ -215,6 +238,16 @@ class FakeKubeApiServer:
     def deny(self, verb: str, plural: str) -> None:
         """RBAC: refuse ``verb`` (get, list, create, update, patch, delete) on ``plural``."""
         self.denied.add((verb, plural))
+
+    def break_writes(self, number: int, answer: Literal["hang", 500, 503], *, count: int = 1,
+                     after_persisting: bool = False) -> None:  # fmt: skip
+        """Make write requests ``number`` .. ``number + count - 1`` (counted from 1 since the server
+        started) fail with ``answer`` (see the module docstring). ``after_persisting`` (hang only)
+        stores the write before the answer is lost."""
+        if after_persisting and answer != "hang":
+            raise ValueError("only a hanging write may be persisted: the 500 and 503 answers persist nothing")
+        for index in range(number, number + count):
+            self.faults[index] = _Fault(answer, after_persisting)
 
     def put_object(self, obj: dict, manager: str = "kubectl-client-side-apply") -> dict:
         """Store ``obj`` as if ``manager`` had created it (seeding); returns the stored object."""
@@ -229,8 +262,15 @@ class FakeKubeApiServer:
         """Update ``obj`` (its resourceVersion must be current) as ``manager`` would with a PUT."""
         meta = obj["metadata"]
         with self.lock:
-            return self._update(plural, meta["namespace"], meta["name"], copy.deepcopy(obj), manager,
-                                obj["apiVersion"].split("/")[1], dry_run=False)[1]
+            return self._update(
+                plural,
+                meta["namespace"],
+                meta["name"],
+                copy.deepcopy(obj),
+                manager,
+                obj["apiVersion"].split("/")[1],
+                dry_run=False,
+            )[1]
 
     def get_object(self, plural: str, namespace: str, name: str) -> dict | None:
         with self.lock:
@@ -269,8 +309,15 @@ class FakeKubeApiServer:
             return
         texts = [f"{c['field']}: {c['message']}" for c in causes]
         joined = texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
-        raise _Refusal(422, status_body(422, "Invalid", f'{KINDS[plural]}.{GROUP} "{name}" is invalid: {joined}',
-                                        {"name": name, "group": GROUP, "kind": KINDS[plural], "causes": causes}))
+        raise _Refusal(
+            422,
+            status_body(
+                422,
+                "Invalid",
+                f'{KINDS[plural]}.{GROUP} "{name}" is invalid: {joined}',
+                {"name": name, "group": GROUP, "kind": KINDS[plural], "causes": causes},
+            ),
+        )
 
     def _manage(self, obj: dict, manager: str, version: str) -> None:
         entries = [e for e in obj["metadata"].get("managedFields") or []
@@ -354,18 +401,44 @@ class FakeKubeApiServer:
         dry_run = (query.get("dryRun") or [""])[0] == "All"
         verb = {"GET": "get" if name else "list", "POST": "create", "PUT": "update", "PATCH": "patch",
                 "DELETE": "delete"}.get(method, "")  # fmt: skip
+        fault = self._fault(method)
         try:
+            if fault is not None and not fault.after_persisting:
+                self._fail(fault, method, plural)
             self._authorize(verb, plural, namespace, name, user)
             body = json.loads(raw) if raw and method != "PATCH" else None
             with self.lock:
                 code, out = self._dispatch(method, version, namespace, plural, name, body, raw, headers, manager,
                                            dry_run, (query.get("fieldManager") or [""])[0],
                                            (query.get("force") or [""])[0] == "true")  # fmt: skip
+            if fault is not None:
+                self._fail(fault, method, plural)
         except _Refusal as refusal:
             return refusal.code, refusal.body
         if isinstance(out, bytes):
             return code, out
         return code, json.dumps(out, sort_keys=True, separators=(",", ":")).encode()
+
+    def _fault(self, method: str) -> _Fault | None:
+        """The fault set for this request when it is a write (each write request is numbered)."""
+        if method == "GET":
+            return None
+        with self.lock:
+            self.writes_received += 1
+            return self.faults.get(self.writes_received)
+
+    def _fail(self, fault: _Fault, method: str, plural: str) -> None:
+        """Raise what ``fault`` answers; a hang waits for ``stop()`` (outside the store's lock)."""
+        if fault.answer == "hang":
+            self.stopping.wait()
+            raise _NoAnswer
+        if fault.answer == 503:
+            raise _Refusal(503, status_body(503, "ServiceUnavailable", "apiserver is shutting down"))
+        operation = {"POST": "create", "DELETE": "delete"}.get(method, "update")  # PATCH updates in the registry
+        raise _Refusal(500, status_body(500, "ServerTimeout", f"The {operation} operation against {plural}.{GROUP} "
+                                        "could not be completed at this time, please try again.",
+                                        {"name": operation, "group": GROUP, "kind": plural,
+                                         "retryAfterSeconds": 2}))  # fmt: skip
 
     def _apply(self, version: str, namespace: str, plural: str, name: str, raw: bytes, manager: str, force: bool,
                dry_run: bool) -> tuple[int, dict]:  # fmt: skip
@@ -462,8 +535,15 @@ class FakeKubeApiServer:
             return 200, {"apiVersion": f"{GROUP}/{version}", "items": items, "kind": f"{KINDS[plural]}List",
                          "metadata": {"continue": "", "resourceVersion": str(self.resource_version)}}  # fmt: skip
         if method in ("POST", "PUT") and isinstance(body, dict) and body.get("apiVersion") != f"{GROUP}/{version}":
-            raise _Refusal(400, status_body(400, "BadRequest", f"the API version in the data ({body.get('apiVersion')})"
-                                            f" does not match the expected API version ({GROUP}/{version})"))
+            raise _Refusal(
+                400,
+                status_body(
+                    400,
+                    "BadRequest",
+                    f"the API version in the data ({body.get('apiVersion')})"
+                    f" does not match the expected API version ({GROUP}/{version})",
+                ),
+            )
         if method == "POST" and name is None and namespace:
             obj = self._prepare_create(plural, namespace, body, manager, version)
             if dry_run:
@@ -485,8 +565,15 @@ class FakeKubeApiServer:
             return self._apply(version, namespace, plural, name, raw, manager_param, force, dry_run)
         if method == "PATCH":
             if headers.get("Content-Type", "").split(";")[0] != MERGE_PATCH:
-                raise _Refusal(415, status_body(415, "UnsupportedMediaType", "the body of the request was in an "
-                                                f"unknown format - accepted media types include: {ACCEPTED_PATCHES}"))
+                raise _Refusal(
+                    415,
+                    status_body(
+                        415,
+                        "UnsupportedMediaType",
+                        "the body of the request was in an "
+                        f"unknown format - accepted media types include: {ACCEPTED_PATCHES}",
+                    ),
+                )
             if current is None:
                 raise self._not_found(plural, name)
             patch = json.loads(raw)
@@ -503,8 +590,13 @@ class FakeKubeApiServer:
                 raise self._conflict(plural, name)
             if not dry_run:
                 del self.objects[(plural, namespace, name)]
-            return 200, status_body(200, "", "", {"name": name, "group": GROUP, "kind": plural,
-                                                  "uid": current["metadata"]["uid"]}, status="Success")
+            return 200, status_body(
+                200,
+                "",
+                "",
+                {"name": name, "group": GROUP, "kind": plural, "uid": current["metadata"]["uid"]},
+                status="Success",
+            )
         raise _Refusal(405, status_body(405, "MethodNotAllowed", "the server does not allow this method on the "
                                         "requested resource", {}))  # fmt: skip
 
@@ -513,6 +605,9 @@ class FakeKubeApiServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Go's net/http (the real API server) sets TCP_NODELAY; without it the headers and the
+            # body leave as two segments and delayed ACKs add ~40 ms to every keep-alive request.
+            disable_nagle_algorithm = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -521,7 +616,11 @@ class FakeKubeApiServer:
                 parts = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                code, body = server.handle(self.command, parts.path, parse_qs(parts.query), self.headers, raw)
+                try:
+                    code, body = server.handle(self.command, parts.path, parse_qs(parts.query), self.headers, raw)
+                except _NoAnswer:
+                    self.close_connection = True
+                    return
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

@@ -87,7 +87,8 @@ class _TrafficView(APIView):
         if if_match is None and getattr(settings, "MESHUI_REQUIRE_IF_MATCH", False):
             raise IfMatchRequired(message='send If-Match: "<version>" with the version you read (GET gives it as ETag)')
         if if_match is not None:
-            current = backend.snapshot(namespace, service).version
+            # Fresh: a cached version could refuse a current If-Match or pass a stale one.
+            current = backend.snapshot(namespace, service, fresh=True).version
             if current != if_match:
                 raise StaleVersion(message=f"If-Match {if_match[:40]!r} is stale: the current version is {current!r}")
         return if_match
@@ -98,16 +99,22 @@ class ServiceTrafficView(_TrafficView):
 
     parser_classes = [JSONParser, MergePatchParser]
 
-    @extend_schema(operation_id="traffic_read", summary="The traffic routing of a service (ETag = its version)",
-                   responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="traffic_read",
+        summary="The traffic routing of a service (ETag = its version)",
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request: Request, namespace: str, service: str) -> Response:
         dns_label(namespace, "namespace")
         dns_label(service, "service")
         return _with_etag(fetch.traffic_state(get_backend(), namespace, service))
 
-    @extend_schema(operation_id="traffic_change",
-                   summary="Change weights, routes, fault, timeout, retries or circuit breaker (If-Match, dry_run)",
-                   request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="traffic_change",
+        summary="Change weights, routes, fault, timeout, retries or circuit breaker (If-Match, dry_run)",
+        request=OpenApiTypes.OBJECT,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def patch(self, request: Request, namespace: str, service: str) -> Response:
         dns_label(namespace, "namespace")
         dns_label(service, "service")
@@ -125,8 +132,11 @@ class ServiceTrafficView(_TrafficView):
         )
         return self._answer(outcome)
 
-    @extend_schema(operation_id="traffic_remove", summary="Remove meshui-managed routing of the service",
-                   responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="traffic_remove",
+        summary="Remove meshui-managed routing of the service",
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def delete(self, request: Request, namespace: str, service: str) -> Response:
         dns_label(namespace, "namespace")
         dns_label(service, "service")
@@ -148,8 +158,11 @@ class ServiceTrafficView(_TrafficView):
 class ChangeListView(_TrafficView):
     """``GET /api/v1/changes?namespace=&service=&limit=``: applied changes, newest first."""
 
-    @extend_schema(operation_id="changes_list", summary="Applied traffic changes, newest first",
-                   responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="changes_list",
+        summary="Applied traffic changes, newest first",
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request: Request) -> Response:
         query = ChangesQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
@@ -163,8 +176,12 @@ class ChangeListView(_TrafficView):
 class ChangeRevertView(_TrafficView):
     """``POST /api/v1/changes/{id}/revert``: 200 with the new state, 409 with the diff when it changed since."""
 
-    @extend_schema(operation_id="change_revert", summary="Restore a change's before state (409 if changed since)",
-                   request=None, responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="change_revert",
+        summary="Restore a change's before state (409 if changed since)",
+        request=None,
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request, change_id: int) -> Response:
         change = get_object_or_404(TrafficChange, pk=change_id)
         check_namespace(request.user, change.namespace)
@@ -176,12 +193,13 @@ class ChangeRevertView(_TrafficView):
 class IstioConfigView(_TrafficView):
     """``GET /api/v1/istio-config?namespace=``: every VirtualService/DestinationRule with its validations."""
 
-    @extend_schema(operation_id="istio_config_list", summary="VirtualServices and DestinationRules with validations",
-                   responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="istio_config_list",
+        summary="VirtualServices and DestinationRules with validations",
+        responses={200: OpenApiTypes.OBJECT},
+    )
     def get(self, request: Request) -> Response:
         query = IstioConfigQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         backend = get_backend()
-        return Response(
-            {"backend": backend.name, "resources": fetch.istio_config(backend, query.validated_data.get("namespace"))}
-        )
+        return Response({"backend": backend.name, **fetch.istio_config(backend, query.validated_data.get("namespace"))})

@@ -154,7 +154,8 @@ class GitopsBackend(MeshBackend):
                 digest.update(json.dumps(document.plain, sort_keys=True).encode())
         return "g" + digest.hexdigest()[:32]
 
-    def snapshot(self, namespace: str, service: str) -> Snapshot:
+    def snapshot(self, namespace: str, service: str, *, fresh: bool = False) -> Snapshot:
+        """Always read from the files (``fresh`` changes nothing)."""
         documents = self._documents()
         resources = tuple(d.plain for d in documents if namespace_of(d.plain) == namespace)
         return Snapshot(namespace, service, resources, self._version(documents, namespace, service))
@@ -212,11 +213,17 @@ class GitopsBackend(MeshBackend):
         if not [d for d in documents if d is not None]:
             self.write_file(path, None)
             return path
+        # A file ending in "---" (as Istio's samples do) loads with an empty last document: write the
+        # separator back rather than letting ruamel dump it as "--- null" + "...".
+        trailing = 0
+        while documents[-1] is None:
+            documents.pop()
+            trailing += 1
         out = io.StringIO()
         if text.lstrip().startswith("---"):
             yaml.explicit_start = True
         yaml.dump_all(documents, out)
-        self.write_file(path, out.getvalue())
+        self.write_file(path, out.getvalue() + "---\n" * trailing)
         return path
 
     def _git(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -259,8 +266,10 @@ class GitopsBackend(MeshBackend):
         with self._locked():
             current = self._version(self._documents(), namespace, service)
             if current != expected_version:
-                raise StaleVersion(message=f"the routing of {namespace}/{service} changed since version "
-                                           f"{expected_version[:40]} (files edited?): read it again")
+                raise StaleVersion(
+                    message=f"the routing of {namespace}/{service} changed since version "
+                    f"{expected_version[:40]} (files edited?): read it again"
+                )
             originals: dict[Path, str | None] = {}
             applied: list[str] = []
             step = ""

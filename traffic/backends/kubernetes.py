@@ -10,13 +10,24 @@
 * Version of a service: a digest of ``(kind, name, resourceVersion)`` of the service's
   VirtualServices and DestinationRules, so any write to them (meshui's, kubectl's, a
   controller's) changes it.
+* Reads are kept per process for ``MESHUI_KUBE_CACHE_TTL_S`` (``READ_CACHE``: per API server,
+  namespace or all, kind; single flight, so concurrent readers of a namespace share one LIST;
+  0 turns it off). ``fresh=True`` reads (every write path: the If-Match check, the state a
+  change is computed from, ``apply``'s re-read, the state a 412 reports) go to the server and
+  refresh what is kept; ``apply`` forgets the namespace's lists once it has written, so this
+  process's next read shows meshui's own write. Reads made for a user (impersonation) are never
+  answered from the cache nor kept in it: that user's RBAC judges them, not meshui's.
 * Writes: create = POST, update = PUT carrying the ``resourceVersion`` read (the API server's
   optimistic lock), delete = DELETE with a ``resourceVersion`` precondition; field manager
   ``meshui``. A 409 from the server (Conflict or AlreadyExists) means someone wrote since the
   read: ``StaleVersion`` (412) with ``details.version`` and ``details.current`` (the state
-  now). A failure at step N undoes steps 1..N-1, each with the resourceVersion its own write
-  returned; if every undo succeeds, the error of step N is raised (nothing was written), else
-  ``WriteFailed`` naming each step.
+  now). A failure at step N undoes steps 1..N-1 newest first, each with the resourceVersion its
+  own write returned; if every undo succeeds, the error of step N is raised (nothing was
+  written), else ``WriteFailed`` naming each step. A step that got no answer (timeout, lost
+  connection, 5xx) may have been applied all the same: its kind is listed again, and if it was
+  applied it is undone too. The undo stops at the first step it cannot undo (or whose outcome
+  it cannot learn): undoing older steps under a newer one could leave a state that no prefix
+  of the make-before-break plan has, such as a route to a subset already removed.
 * Error mapping: 422 Invalid / 400 → ``InvalidTraffic`` (400) with the server's causes; 403 →
   ``KubernetesForbidden`` (403) naming verb, resource and namespace; connection errors,
   timeouts and 5xx → ``KubernetesUnavailable`` (503).
@@ -46,7 +57,8 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from meshui.errors import MeshuiError
-from traffic.backends.base import MeshBackend, Snapshot, register
+from traffic.backends.base import Listing, MeshBackend, Snapshot, register, utc_now
+from traffic.backends.list_cache import ListCache
 from traffic.errors import BackendUnavailable, InvalidTraffic, StaleVersion, WriteFailed
 from traffic.parse import destination_rules_for, virtual_services_for
 from traffic.render import Write
@@ -61,6 +73,9 @@ FIELD_MANAGER = "meshui"
 _SERVER_METADATA = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "deletionTimestamp")
 _FORBIDDEN = re.compile(r'cannot (?P<verb>\w+) resource "(?P<resource>[^"]+)" in API group "(?P<group>[^"]*)"'
                         r'(?: in the namespace "(?P<namespace>[^"]+)")?')  # fmt: skip
+# The lists read in this process: (items, API version served) per (API server, namespace, plural);
+# two kinds for up to 256 namespaces (or all of them) at a time.
+READ_CACHE: ListCache[tuple[tuple[dict, ...], str]] = ListCache(max_entries=512)
 
 
 class KubernetesUnavailable(BackendUnavailable):
@@ -87,6 +102,10 @@ class _Done:
 
 def _timeout() -> float:
     return float(getattr(settings, "MESHUI_KUBE_TIMEOUT_S", 5.0))
+
+
+def _cache_ttl() -> float:
+    return float(getattr(settings, "MESHUI_KUBE_CACHE_TTL_S", 5.0))
 
 
 def _api_client() -> client.ApiClient:
@@ -134,6 +153,13 @@ def _version_of(resource: dict | None) -> str:
     return str(((resource or {}).get("metadata") or {}).get("resourceVersion") or "")
 
 
+def _holds(stored: dict, body: dict) -> bool:
+    """Whether the ``stored`` object carries what ``body`` sets (spec, labels and annotations)."""
+    meta, sent = stored.get("metadata") or {}, body.get("metadata") or {}
+    return stored.get("spec") == body.get("spec") and all(
+        (meta.get(key) or {}) == (sent.get(key) or {}) for key in ("labels", "annotations"))  # fmt: skip
+
+
 def _for_create(body: dict) -> dict:
     out = copy.deepcopy(body)
     metadata = out.setdefault("metadata", {})
@@ -173,6 +199,11 @@ class KubernetesBackend(MeshBackend):
         self.impersonate = ""
         self.served: str | None = None
 
+    @property
+    def host(self) -> str:
+        """The API server's URL, as the client configuration names it."""
+        return str(self.api.api_client.configuration.host)
+
     # --- calls -----------------------------------------------------------------------------
 
     def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -189,11 +220,10 @@ class KubernetesBackend(MeshBackend):
                 ) from None
             raise
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            host = self.api.api_client.configuration.host
             raise KubernetesUnavailable(
-                message=f"the Kubernetes API server at {host} did not answer within {self.timeout:g}s: "
+                message=f"the Kubernetes API server at {self.host} did not answer within {self.timeout:g}s: "
                 f"{type(error).__name__}",
-                details={"reason": str(error)[:300], "host": host},
+                details={"reason": str(error)[:300], "host": self.host},
             ) from None
 
     def _refusal(self, error: ApiException, write: Write | None = None) -> MeshuiError:
@@ -209,8 +239,11 @@ class KubernetesBackend(MeshBackend):
             causes = (status.get("details") or {}).get("causes") or []
             field = causes[0].get("field") if causes else None
             where = f"{write.kind}/{write.name}/{field}" if write and field else (field or "")
-            return InvalidTraffic(message=f"the Kubernetes API server refused the change: {message}",
-                                  field=where or None, details={"causes": causes, "status_message": message})
+            return InvalidTraffic(
+                message=f"the Kubernetes API server refused the change: {message}",
+                field=where or None,
+                details={"causes": causes, "status_message": message},
+            )
         if error.status == 404 and (write is None or (write.previous is None and write.body is not None)):
             return KubernetesUnavailable(message=f"the API server does not serve {GROUP} {self.served or ''} "
                                          f"here: {message}", details={"status_code": 404})  # fmt: skip
@@ -219,8 +252,9 @@ class KubernetesBackend(MeshBackend):
         return KubernetesUnavailable(message=f"unexpected answer from the Kubernetes API server: {error.status} "
                                      f"{message}", details={"status_code": error.status})  # fmt: skip
 
-    def _list(self, plural: str, namespace: str | None) -> list[dict]:
-        """Every object of ``plural`` (in ``namespace``; None: all), at the newest served version."""
+    def _load(self, plural: str, namespace: str | None) -> tuple[tuple[dict, ...], str]:
+        """Every object of ``plural`` (in ``namespace``; None: all) from the server, at the newest
+        version it serves, and that version."""
         for version in [self.served] if self.served else VERSIONS:
             try:
                 if namespace is None:
@@ -232,20 +266,47 @@ class KubernetesBackend(MeshBackend):
                     continue  # this Istio does not serve that version: try the older one
                 raise self._refusal(error) from None
             self.served = version
-            return list(found.get("items") or [])
+            return tuple(found.get("items") or []), version
         raise KubernetesUnavailable(message=f"the API server serves no {GROUP} version of {plural} "
                                     f"({', '.join(VERSIONS)}): is Istio installed?")  # fmt: skip
 
+    def _list(self, plural: str, namespace: str | None, fresh: bool) -> Listing:
+        """``plural`` in ``namespace`` through ``READ_CACHE`` (``fresh``: from the server, refreshing
+        what is kept); the objects are the caller's own copy."""
+        ttl = _cache_ttl()
+        if self.impersonate or ttl <= 0:
+            synced_at = utc_now()
+            return Listing(self._load(plural, namespace)[0], synced_at)
+        key = (self.host, namespace, plural)
+        load = functools.partial(self._load, plural, namespace)
+        read = READ_CACHE.refresh(key, load) if fresh else READ_CACHE.get(key, ttl, load)
+        items, served = read.value
+        self.served = self.served or served
+        # What is kept is shared by every request of the process: nobody may change it in place.
+        return Listing(copy.deepcopy(items), read.synced_at, read.from_cache)
+
+    def _both_kinds(self, namespace: str | None, fresh: bool) -> Listing:
+        """VirtualServices then DestinationRules, synced when the older of the two lists was read."""
+        services = self._list("virtualservices", namespace, fresh)
+        rules = self._list("destinationrules", namespace, fresh)
+        return Listing(services.resources + rules.resources, min(services.synced_at, rules.synced_at),
+                       services.from_cache or rules.from_cache)  # fmt: skip
+
     # --- reading ---------------------------------------------------------------------------
 
-    def snapshot(self, namespace: str, service: str) -> Snapshot:
+    def snapshot(self, namespace: str, service: str, *, fresh: bool = False) -> Snapshot:
         """The namespace's VirtualServices and DestinationRules as the server returns them
-        (``managedFields`` and ``ownerReferences`` included: they tell foreign owners)."""
-        resources = tuple(self._list("virtualservices", namespace) + self._list("destinationrules", namespace))
-        return Snapshot(namespace, service, resources, service_version(resources, namespace, service))
+        (``managedFields`` and ``ownerReferences`` included: they tell foreign owners), from the
+        read cache unless ``fresh``."""
+        listed = self._both_kinds(namespace, fresh)
+        return Snapshot(namespace, service, listed.resources, service_version(listed.resources, namespace, service),
+                        listed.synced_at, listed.from_cache)  # fmt: skip
+
+    def listing(self, namespace: str | None) -> Listing:
+        return self._both_kinds(namespace, fresh=False)
 
     def list_resources(self, namespace: str | None) -> list[dict]:
-        return self._list("virtualservices", namespace) + self._list("destinationrules", namespace)
+        return list(self.listing(namespace).resources)
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -271,7 +332,7 @@ class KubernetesBackend(MeshBackend):
     def _served_version(self, namespace: str) -> str:
         """The newest version the server serves, probed with a list in ``namespace`` (a write
         normally follows a snapshot, which already found it)."""
-        self._list("virtualservices", namespace)
+        self._load("virtualservices", namespace)
         return self.served or VERSIONS[0]
 
     def check_writes(self, writes: Sequence[Write], *, actor: Any = None) -> None:
@@ -318,69 +379,104 @@ class KubernetesBackend(MeshBackend):
         """
         self.impersonate = self._impersonated(actor)
         with self._lock(namespace, service):
-            current = self.snapshot(namespace, service)
+            current = self.snapshot(namespace, service, fresh=True)
             if current.version != expected_version:
                 raise StaleVersion(message=f"the routing of {namespace}/{service} changed since version "
                                            f"{expected_version[:40]}: read it again",
                                    details=self._current(namespace, service))  # fmt: skip
             stored = {(r.get("kind"), r["metadata"].get("name")): r for r in current.resources}
             done: list[_Done] = []
-            for write in writes:
-                seen = stored.get((write.kind, write.name))
-                try:
-                    result = self._write(write, _version_of(seen))
-                except (ApiException, KubernetesUnavailable) as error:
-                    raise self._failed(namespace, service, write, error, done) from None
-                done.append(_Done(write, result))
-                if result is None:
-                    stored.pop((write.kind, write.name), None)
-                else:
-                    stored[(write.kind, write.name)] = result
-            return record(service_version(list(stored.values()), namespace, service))
+            try:
+                for write in writes:
+                    seen = stored.get((write.kind, write.name))
+                    try:
+                        result = self._write(write, _version_of(seen))
+                    except (ApiException, KubernetesUnavailable) as error:
+                        raise self._failed(namespace, service, write, seen, error, done) from None
+                    done.append(_Done(write, result))
+                    if result is None:
+                        stored.pop((write.kind, write.name), None)
+                    else:
+                        stored[(write.kind, write.name)] = result
+                return record(service_version(list(stored.values()), namespace, service))
+            finally:
+                # Written, undone or refused: the lists kept of the namespace may be older than the cluster.
+                for touched in {namespace, *(write.namespace for write in writes)}:
+                    READ_CACHE.forget(self.host, touched)
 
-    def _failed(self, namespace: str, service: str, write: Write, error: ApiException | KubernetesUnavailable,
-                done: list[_Done]) -> MeshuiError:  # fmt: skip
-        """The error to raise after ``write`` failed: undo ``done`` (newest first) and say what happened."""
+    def _failed(self, namespace: str, service: str, write: Write, seen: dict | None,
+                error: ApiException | KubernetesUnavailable, done: list[_Done]) -> MeshuiError:  # fmt: skip
+        """The error to raise after ``write`` (to the object read as ``seen``) failed: undo what was
+        applied, newest first, and say what happened (see the module docstring)."""
         cause: MeshuiError
         if isinstance(error, KubernetesUnavailable):
             cause = error
         elif error.status == 409:
             cause = StaleVersion(
-                message=f"{write.label}: {_status(error).get('message', error.reason)}; read the routing again")
+                message=f"{write.label}: {_status(error).get('message', error.reason)}; read the routing again"
+            )
         else:
             cause = self._refusal(error, write)
-        if not done:
-            if isinstance(cause, StaleVersion):
-                cause.details = self._current(namespace, service)
-            return cause
-        undone, failures = [], []
-        for step in reversed(done):
+        steps = list(done)
+        failures: list[dict[str, str]] = []
+        if isinstance(error, KubernetesUnavailable):
+            # No answer is not a refusal: the server may have applied the step before it hung or died.
+            try:
+                applied_anyway, now = self._outcome(write, seen)
+            except MeshuiError as unknown:
+                failures.append({"step": write.label, "reason": f"unknown whether it was applied: {unknown}"[:300]})
+            else:
+                if applied_anyway:
+                    steps.append(_Done(write, now))
+        undone: list[str] = []
+        for step in [] if failures else reversed(steps):
             try:
                 self._undo(step)
-                undone.append(step.write.label)
             except (ApiException, KubernetesUnavailable) as undo_error:
                 failures.append({"step": step.write.label, "reason": str(getattr(undo_error, "body", "") or
                                                                           undo_error)[:300]})  # fmt: skip
+                break  # the older steps stay applied: see the module docstring
+            undone.append(step.write.label)
         applied = [step.write.label for step in done]
         if failures:
             return WriteFailed(
                 f"{write.label} failed ({cause.message}); UNDO FAILED for {', '.join(f['step'] for f in failures)}: "
                 "check the cluster",
-                {"applied": applied, "failed": write.label, "compensated": False, "undo_failures": failures,
-                 "reason": cause.message, "cause": cause.code},
+                {"applied": applied, "failed": write.label, "compensated": False, "undone": undone,
+                 "undo_failures": failures, "reason": cause.message, "cause": cause.code},
             )  # fmt: skip
+        if not steps:
+            if isinstance(cause, StaleVersion):
+                cause.details = self._current(namespace, service)
+            return cause
         cause.details = {**(cause.details or {}), "applied": applied, "failed": write.label, "compensated": True,
                          "undone": undone}  # fmt: skip
         if isinstance(cause, StaleVersion):
             cause.details.update(self._current(namespace, service))
         return cause
 
+    def _outcome(self, write: Write, seen: dict | None) -> tuple[bool, dict | None]:
+        """Whether ``write``, which got no answer, was applied all the same, and its object now.
+
+        Lists the kind again (the permission the snapshot needed, no other): a delete was
+        applied when the object is gone; a create or an update when the object holds what
+        meshui sent under a resourceVersion other than the one read. Raises what ``_load``
+        raises when the server cannot tell either.
+        """
+        items, _ = self._load(PLURALS[write.kind], write.namespace)
+        now = next((o for o in items if (o.get("metadata") or {}).get("name") == write.name), None)
+        if write.body is None:
+            return now is None, None
+        if now is None or _version_of(now) == _version_of(seen):
+            return False, now
+        return _holds(now, write.body), now
+
     def _current(self, namespace: str, service: str) -> dict[str, Any]:
         """``{"version", "current"}``: the service's state now, for a 412 (empty when it cannot be read)."""
         from traffic.fetch import traffic_state  # fetch imports the backend package: import at call time
 
         try:
-            state = traffic_state(self, namespace, service)
+            state = traffic_state(self, namespace, service, fresh=True)
         except MeshuiError:
             return {}
         return {"version": state["version"], "current": state}

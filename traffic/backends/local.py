@@ -29,7 +29,8 @@ class LocalBackend(MeshBackend):
 
     name = "local"
 
-    def snapshot(self, namespace: str, service: str) -> Snapshot:
+    def snapshot(self, namespace: str, service: str, *, fresh: bool = False) -> Snapshot:
+        """Always read from the database (``fresh`` changes nothing)."""
         row = LocalServiceVersion.objects.filter(namespace=namespace, service=service).first()
         resources = tuple(r.body for r in LocalResource.objects.filter(namespace=namespace).order_by("kind", "name"))
         return Snapshot(namespace, service, resources, str(row.counter if row else 0))
@@ -53,8 +54,10 @@ class LocalBackend(MeshBackend):
                 namespace=namespace, service=service, counter=int(expected_version)
             ).update(counter=F("counter") + 1)
             if swapped != 1:
-                raise StaleVersion(message=f"the routing of {namespace}/{service} changed since version "
-                                           f"{expected_version}: read it again")
+                raise StaleVersion(
+                    message=f"the routing of {namespace}/{service} changed since version "
+                    f"{expected_version}: read it again"
+                )
             for write in writes:
                 if write.body is None:
                     LocalResource.objects.filter(namespace=write.namespace, kind=write.kind, name=write.name).delete()

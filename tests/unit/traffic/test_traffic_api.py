@@ -26,6 +26,7 @@ def test_get_of_a_service_without_routing_lists_the_versions_telemetry_saw(opera
     assert body["host"] == "reviews.bookinfo.svc.cluster.local"
     assert body["subsets"] == [{"name": n, "labels": {"version": n}} for n in ("v1", "v2", "v3")]
     assert (body["weights"], body["routes"], body["owner"], body["resources"]) == ({}, [], "none", [])
+    assert (body["from_cache"], type(body["sync_age_s"]), body["synced_at"][-6:]) == (False, float, "+00:00")
 
 
 def test_patch_weights_writes_the_destination_rule_and_virtual_service_and_records_the_change(operator):
@@ -90,8 +91,13 @@ def test_if_match_required_gives_428(operator, settings):
         ({"weights": {"v1": 100}, "fault": {"abort": {"http_status": 500, "percent": 101}}}, "fault.abort.percent"),
         ({"weights": {"v1": 100}, "timeout": "-1s"}, "timeout"),
         ({"weights": {"v1": 100}, "timeout": "2h"}, "timeout"),
-        ({"weights": {"v1": 100}, "routes": [{"match": [{"headers": {"X-Group": {"exact": "t"}}}],
-                                              "weights": {"v2": 100}}]}, "routes[0].match[0].headers"),
+        (
+            {
+                "weights": {"v1": 100},
+                "routes": [{"match": [{"headers": {"X-Group": {"exact": "t"}}}], "weights": {"v2": 100}}],
+            },
+            "routes[0].match[0].headers",
+        ),
         ({"weights": {"v1": 100}, "retries": {"attempts": -1}}, "retries.attempts"),
         ({"color": "blue"}, "color"),
         ([1, 2], "body"),
@@ -163,7 +169,8 @@ def test_delete_removes_meshui_routing_vs_first_when_subsets_go(operator):
     # then
     assert response.status_code == 200
     assert response.json()["writes"] == [
-        "delete VirtualService bookinfo/reviews", "delete DestinationRule bookinfo/reviews"
+        "delete VirtualService bookinfo/reviews",
+        "delete DestinationRule bookinfo/reviews",
     ]
     assert LocalResource.objects.count() == 0
     assert TrafficChange.objects.first().operation == "delete"
@@ -235,9 +242,12 @@ def test_hand_written_routes_and_fields_survive_a_weight_change(operator):
                  "route": [{"destination": {"host": "reviews", "subset": "v3"}}]},
                 {"route": [{"destination": {"host": "reviews", "subset": "v1"}}], "corsPolicy": {"allowOrigins": [
                     {"exact": "https://a.example"}]}}]}}  # fmt: skip
-    rule = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-            "metadata": {"name": "reviews", "namespace": "bookinfo"},
-            "spec": {"host": "reviews", "subsets": [{"name": n, "labels": {"version": n}} for n in ("v1", "v2", "v3")]}}
+    rule = {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {"name": "reviews", "namespace": "bookinfo"},
+        "spec": {"host": "reviews", "subsets": [{"name": n, "labels": {"version": n}} for n in ("v1", "v2", "v3")]},
+    }
     LocalResource.objects.create(namespace="bookinfo", kind="VirtualService", name="reviews-routes", body=hand)
     LocalResource.objects.create(namespace="bookinfo", kind="DestinationRule", name="reviews", body=rule)
     # when
@@ -268,6 +278,8 @@ def test_istio_config_lists_resources_with_their_validations(operator):
     # then
     resources = response.json()["resources"]
     assert [(r["kind"], r["name"]) for r in resources] == [("VirtualService", "ratings")]
+    assert sorted(response.json()) == ["backend", "from_cache", "resources", "sync_age_s", "synced_at"]
+    assert response.json()["from_cache"] is False
     assert [(v["code"], v["path"]) for v in resources[0]["validations"]] == [
         ("subset_not_found", "spec/http[0]/route[0]/destination")
     ]

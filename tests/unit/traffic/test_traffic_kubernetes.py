@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from tests.support.fake_kube_apiserver import FakeKubeApiServer, closed_port, hanging_listener, kubeconfig
 from tests.support.fixtures import SHARED_FIXTURES
 from traffic.backends import get_backend
-from traffic.backends import kubernetes as kubernetes_backend  # noqa: F401  (registers the backend by name)
+from traffic.backends import kubernetes as kubernetes_backend  # also registers the backend by name
 from traffic.errors import InvalidTraffic, StaleVersion
 from traffic.models import TrafficChange
 from traffic.render import Write
@@ -29,6 +30,9 @@ FIXTURES = SHARED_FIXTURES / "kubernetes"
 TIMEOUT_S = 0.5
 # Allowed slack over the configured timeout for a down or hanging API server (client set-up, one snapshot).
 MARGIN_S = 2.0
+# The read cache's TTL in the tests about it: longer than any test, expiry is shown by moving its clock.
+CACHE_TTL_S = 60.0
+GROUP = "networking.istio.io"
 pytestmark = pytest.mark.django_db
 
 
@@ -40,10 +44,21 @@ def kube(settings, tmp_path):
     settings.MESHUI_KUBE_CONTEXT = "fake"
     settings.MESHUI_KUBE_TIMEOUT_S = TIMEOUT_S
     settings.MESHUI_KUBE_IMPERSONATE = False
+    # Every read goes to the server unless a test turns the read cache on (``cached``).
+    settings.MESHUI_KUBE_CACHE_TTL_S = 0
+    kubernetes_backend.READ_CACHE.clear()
     try:
         yield server
     finally:
         server.stop()
+        kubernetes_backend.READ_CACHE.clear()
+
+
+@pytest.fixture
+def cached(kube, settings):
+    """``kube`` with the read cache on."""
+    settings.MESHUI_KUBE_CACHE_TTL_S = CACHE_TTL_S
+    return kube
 
 
 def patch(client_, body, url=URL, **headers):
@@ -62,9 +77,12 @@ def _vs(name: str = "reviews", weight: object = 100, api: str = "networking.isti
 
 
 def _dr(subsets: tuple[str, ...] = ("v1",)) -> dict:
-    return {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-            "metadata": {"name": "reviews", "namespace": "bookinfo"},
-            "spec": {"host": "reviews", "subsets": [{"name": s, "labels": {"version": s}} for s in subsets]}}
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": {"name": "reviews", "namespace": "bookinfo"},
+        "spec": {"host": "reviews", "subsets": [{"name": s, "labels": {"version": s}} for s in subsets]},
+    }
 
 
 def _raw_api(server: FakeKubeApiServer, tmp_path: Path) -> client.CustomObjectsApi:
@@ -72,6 +90,38 @@ def _raw_api(server: FakeKubeApiServer, tmp_path: Path) -> client.CustomObjectsA
     path = kubeconfig(server.url, tmp_path / "raw-kubeconfig")
     config.load_kube_config(str(path), client_configuration=configuration)
     return client.CustomObjectsApi(client.ApiClient(configuration))
+
+
+def _lists(server: FakeKubeApiServer) -> list[str]:
+    """The paths of the LIST requests the server received, in order."""
+    return [path for method, path, _ in server.requests
+            if method == "GET" and path.endswith(("/virtualservices", "/destinationrules"))]  # fmt: skip
+
+
+def _kubectl_edit_timeout(api: client.CustomObjectsApi, timeout: str) -> None:
+    """What ``kubectl edit`` does to the VirtualService: GET, change, PUT with the resourceVersion read."""
+    vs = api.get_namespaced_custom_object(GROUP, "v1", "bookinfo", "virtualservices", "reviews", _request_timeout=5)
+    vs["spec"]["http"][0]["timeout"] = timeout
+    api.replace_namespaced_custom_object(GROUP, "v1", "bookinfo", "virtualservices", "reviews", vs,
+                                         field_manager="kubectl-edit", _request_timeout=5)  # fmt: skip
+
+
+def _version_on_the_server(api: client.CustomObjectsApi) -> str:
+    """The version of bookinfo/reviews computed from the server's own lists (no meshui read)."""
+    items = []
+    for plural in ("virtualservices", "destinationrules"):
+        items += api.list_namespaced_custom_object(GROUP, "v1", "bookinfo", plural, _request_timeout=5)["items"]
+    return kubernetes_backend.service_version(items, "bookinfo", "reviews")
+
+
+def _after_the_ttl(monkeypatch) -> None:
+    later = time.monotonic() + CACHE_TTL_S + 1
+    monkeypatch.setattr(kubernetes_backend.READ_CACHE, "clock", lambda: later)
+
+
+def _written(server: FakeKubeApiServer) -> dict:
+    """What the cluster holds, as the routing sees it: spec and labels of each object."""
+    return {key: (obj["spec"], obj["metadata"].get("labels")) for key, obj in server.objects.items()}
 
 
 # --- the traffic API on this backend ----------------------------------------------------------
@@ -205,7 +255,8 @@ def test_objects_stored_at_older_versions_are_listed(kube):
     listed = get_backend().list_resources("bookinfo")
     # then
     assert [(r["apiVersion"], r["metadata"]["name"]) for r in listed] == [
-        ("networking.istio.io/v1", "rollouts-demo-vsvc")]
+        ("networking.istio.io/v1", "rollouts-demo-vsvc")
+    ]
 
 
 def test_an_istio_without_v1_is_read_and_written_at_v1beta1(kube, operator):
@@ -237,7 +288,10 @@ def test_rbac_refusing_the_first_write_is_403_naming_the_permission_and_writes_n
     assert response.status_code == 403
     assert error["code"] == "kubernetes_forbidden"
     assert (error["details"]["verb"], error["details"]["resource"], error["details"]["namespace"]) == (
-        "create", "destinationrules", "bookinfo")
+        "create",
+        "destinationrules",
+        "bookinfo",
+    )
     assert 'User "system:serviceaccount:meshui:meshui" cannot create' in error["message"]
     assert (kube.objects, TrafficChange.objects.count()) == ({}, 0)
 
@@ -253,7 +307,9 @@ def test_a_refused_second_write_is_compensated_and_reported(kube, operator):
     assert error["details"]["applied"] == ["create DestinationRule bookinfo/reviews"]
     assert error["details"]["failed"] == "create VirtualService bookinfo/reviews"
     assert (error["details"]["compensated"], error["details"]["undone"]) == (
-        True, ["create DestinationRule bookinfo/reviews"])
+        True,
+        ["create DestinationRule bookinfo/reviews"],
+    )
     assert kube.objects == {}
     undo = [(method, query.get("dryRun")) for method, path, query in kube.requests if method == "DELETE"]
     assert undo == [("DELETE", None)]
@@ -271,7 +327,9 @@ def test_a_refused_second_delete_recreates_the_deleted_virtual_service(kube, ope
     error = response.json()["error"]
     assert response.status_code == 403
     assert (error["details"]["applied"], error["details"]["compensated"]) == (
-        ["delete VirtualService bookinfo/reviews"], True)
+        ["delete VirtualService bookinfo/reviews"],
+        True,
+    )
     after = kube.get_object("virtualservices", "bookinfo", "reviews")
     assert after["spec"] == before["spec"]
     assert after["metadata"]["labels"] == before["metadata"]["labels"]
@@ -290,7 +348,10 @@ def test_a_second_write_failing_and_its_undo_failing_is_502_naming_each_step(kub
     assert response.status_code == 502
     assert error["code"] == "backend_write_failed"
     assert (error["details"]["applied"], error["details"]["failed"], error["details"]["compensated"]) == (
-        ["create DestinationRule bookinfo/reviews"], "create VirtualService bookinfo/reviews", False)
+        ["create DestinationRule bookinfo/reviews"],
+        "create VirtualService bookinfo/reviews",
+        False,
+    )
     assert [f["step"] for f in error["details"]["undo_failures"]] == ["create DestinationRule bookinfo/reviews"]
     assert error["details"]["cause"] == "kubernetes_forbidden"
 
@@ -303,8 +364,13 @@ def test_an_update_updated_elsewhere_between_read_and_write_is_412_and_the_first
     snapshot = backend.snapshot("bookinfo", "reviews")
     dr = next(r for r in snapshot.resources if r["kind"] == "DestinationRule")
     vs = next(r for r in snapshot.resources if r["kind"] == "VirtualService")
-    new_dr = {**dr, "spec": {"host": "reviews", "subsets": [{"name": "v1", "labels": {"version": "v1"}},
-                                                           {"name": "v2", "labels": {"version": "v2"}}]}}
+    new_dr = {
+        **dr,
+        "spec": {
+            "host": "reviews",
+            "subsets": [{"name": "v1", "labels": {"version": "v1"}}, {"name": "v2", "labels": {"version": "v2"}}],
+        },
+    }
     new_vs = {**vs, "spec": {**vs["spec"], "http": [{"route": [
         {"destination": {"host": "reviews", "subset": "v2"}, "weight": 100}]}]}}  # fmt: skip
     writes = [Write("DestinationRule", "bookinfo", "reviews", new_dr, dr),
@@ -343,9 +409,10 @@ def test_a_schema_error_from_the_api_server_is_400_with_its_causes(kube):
     # then
     assert raised.value.status == 400
     assert raised.value.field == "VirtualService/reviews/spec.http[0].route[0].weight"
-    assert raised.value.details["causes"] == [{
-        "reason": "FieldValueTypeInvalid", "field": "spec.http[0].route[0].weight",
-        "message": 'Invalid value: "string": spec.http[0].route[0].weight in body must be of type integer: "string"'}]
+    message = 'Invalid value: "string": spec.http[0].route[0].weight in body must be of type integer: "string"'
+    assert raised.value.details["causes"] == [
+        {"reason": "FieldValueTypeInvalid", "field": "spec.http[0].route[0].weight", "message": message}
+    ]
     assert kube.objects == {}
 
 
@@ -414,6 +481,340 @@ def test_an_unreadable_kubeconfig_is_503_kubernetes_unavailable(kube, operator, 
     # then
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "kubernetes_unavailable"
+
+
+# --- the API server failing mid-change --------------------------------------------------------
+
+
+def test_a_second_write_that_hangs_is_503_within_the_timeout_and_the_first_is_undone(kube, operator):
+    # given an empty cluster whose API server never answers meshui's second write
+    kube.break_writes(2, "hang")
+    # when
+    started = time.monotonic()
+    response = patch(operator, {"weights": {"v1": 100}})
+    elapsed = time.monotonic() - started
+    # then the DestinationRule created first was deleted again, guarded by its own resourceVersion
+    error = response.json()["error"]
+    assert (response.status_code, error["code"]) == (503, "kubernetes_unavailable")
+    assert elapsed < TIMEOUT_S + MARGIN_S
+    assert (error["details"]["applied"], error["details"]["failed"]) == (
+        ["create DestinationRule bookinfo/reviews"], "create VirtualService bookinfo/reviews")  # fmt: skip
+    assert error["details"]["undone"] == ["create DestinationRule bookinfo/reviews"]
+    assert error["details"]["compensated"] is True
+    assert kube.objects == {}
+    assert TrafficChange.objects.count() == 0
+
+
+def test_a_second_write_applied_before_the_server_hung_is_undone_too(kube, operator):
+    # given a server that stores meshui's second write and then never answers it
+    kube.break_writes(2, "hang", after_persisting=True)
+    # when
+    started = time.monotonic()
+    response = patch(operator, {"weights": {"v1": 100}})
+    elapsed = time.monotonic() - started
+    # then meshui listed again, found its VirtualService and deleted it before the DestinationRule
+    error = response.json()["error"]
+    assert (response.status_code, error["code"]) == (503, "kubernetes_unavailable")
+    assert elapsed < TIMEOUT_S + MARGIN_S
+    assert (error["details"]["compensated"], error["details"]["undone"]) == (
+        True, ["create VirtualService bookinfo/reviews", "create DestinationRule bookinfo/reviews"])  # fmt: skip
+    deletes = [path.rsplit("/", 2)[-2] for method, path, _ in kube.requests if method == "DELETE"]
+    assert deletes == ["virtualservices", "destinationrules"]
+    assert kube.objects == {}
+
+
+@pytest.mark.parametrize("answer", [500, 503])
+def test_a_second_write_answered_5xx_is_503_and_the_cluster_holds_the_objects_as_before(kube, operator, answer):
+    # given a DestinationRule and a VirtualService, and a server failing meshui's second write
+    kube.put_object(_dr(("v1",)))
+    kube.put_object(_vs())
+    before = _written(kube)
+    vs_version = kube.get_object("virtualservices", "bookinfo", "reviews")["metadata"]["resourceVersion"]
+    kube.break_writes(2, answer)
+    # when the change updates the rule (gaining v2), then the VirtualService
+    response = patch(operator, {"weights": {"v1": 50, "v2": 50}})
+    # then the rule was put back with the resourceVersion its update returned; the VirtualService is untouched
+    error = response.json()["error"]
+    assert (response.status_code, error["code"]) == (503, "kubernetes_unavailable")
+    assert error["details"]["status_code"] == answer
+    assert (error["details"]["applied"], error["details"]["undone"]) == (
+        ["update DestinationRule bookinfo/reviews"], ["update DestinationRule bookinfo/reviews"])  # fmt: skip
+    assert _written(kube) == before
+    assert kube.get_object("virtualservices", "bookinfo", "reviews")["metadata"]["resourceVersion"] == vs_version
+
+
+def test_an_undo_that_hangs_too_is_502_naming_each_step_within_one_timeout_per_request(kube, operator):
+    # given a server that stops answering writes from meshui's second one on (the undo included)
+    kube.break_writes(2, "hang", count=2)
+    # when
+    started = time.monotonic()
+    response = patch(operator, {"weights": {"v1": 100}})
+    elapsed = time.monotonic() - started
+    # then: one timeout for the failed step, one for the undo
+    error = response.json()["error"]
+    assert (response.status_code, error["code"]) == (502, "backend_write_failed")
+    assert elapsed < 2 * TIMEOUT_S + MARGIN_S
+    assert (error["details"]["applied"], error["details"]["failed"]) == (
+        ["create DestinationRule bookinfo/reviews"], "create VirtualService bookinfo/reviews")  # fmt: skip
+    assert error["details"]["compensated"] is False
+    assert [f["step"] for f in error["details"]["undo_failures"]] == ["create DestinationRule bookinfo/reviews"]
+    assert error["details"]["cause"] == "kubernetes_unavailable"
+    assert list(kube.objects) == [("destinationrules", "bookinfo", "reviews")]
+
+
+def test_a_failed_undo_leaves_the_older_steps_so_no_route_names_a_removed_subset(kube, operator):
+    # given meshui's routing to v1, and a shift to v2: rule with v1+v2, VirtualService to v2, rule with v2
+    patch(operator, {"weights": {"v1": 100}})
+    kube.break_writes(5, 503, count=2)  # the third step, then the undo of the second
+    # when
+    response = patch(operator, {"weights": {"v2": 100}})
+    # then the undo stopped at the second step: the rule keeps v1 and v2, under a VirtualService to v2
+    error = response.json()["error"]
+    assert (response.status_code, error["code"]) == (502, "backend_write_failed")
+    assert error["details"]["applied"] == ["update DestinationRule bookinfo/reviews",
+                                           "update VirtualService bookinfo/reviews"]  # fmt: skip
+    assert (error["details"]["undone"], [f["step"] for f in error["details"]["undo_failures"]]) == (
+        [], ["update VirtualService bookinfo/reviews"])  # fmt: skip
+    dr = kube.get_object("destinationrules", "bookinfo", "reviews")
+    vs = kube.get_object("virtualservices", "bookinfo", "reviews")
+    assert [s["name"] for s in dr["spec"]["subsets"]] == ["v2", "v1"]
+    assert [r["destination"]["subset"] for r in vs["spec"]["http"][0]["route"]] == ["v2"]
+
+
+def test_a_step_whose_outcome_cannot_be_learned_undoes_nothing_older_and_is_502(kube, operator):
+    # given a server that never answers meshui's second write, and then refuses meshui to list
+    kube.break_writes(2, "hang")
+
+    def refuse_lists_once_writes_hang(method: str, path: str) -> None:
+        if method == "POST" and path.endswith("/virtualservices"):
+            kube.deny("list", "virtualservices")
+
+    kube.before_handling = refuse_lists_once_writes_hang
+    # when
+    response = patch(operator, {"weights": {"v1": 100}})
+    # then the DestinationRule stays: the VirtualService might be there and need it
+    error = response.json()["error"]
+    assert (response.status_code, error["code"]) == (502, "backend_write_failed")
+    assert [f["step"] for f in error["details"]["undo_failures"]] == ["create VirtualService bookinfo/reviews"]
+    assert error["details"]["undo_failures"][0]["reason"].startswith("unknown whether it was applied: ")
+    assert error["details"]["undone"] == []
+    assert list(kube.objects) == [("destinationrules", "bookinfo", "reviews")]
+
+
+# --- the read cache ---------------------------------------------------------------------------
+
+
+def test_a_second_get_within_the_ttl_lists_nothing_and_says_how_old_its_data_is(cached, operator):
+    # given
+    cached.put_object(_vs())
+    first = operator.get(URL)
+    lists = _lists(cached)
+    time.sleep(0.01)
+    # when
+    second = operator.get(URL)
+    # then
+    assert _lists(cached) == lists == ["/apis/networking.istio.io/v1/namespaces/bookinfo/virtualservices",
+                                       "/apis/networking.istio.io/v1/namespaces/bookinfo/destinationrules"]  # fmt: skip
+    assert (first.json()["from_cache"], second.json()["from_cache"]) == (False, True)
+    assert second.json()["synced_at"] == first.json()["synced_at"]
+    assert second.json()["sync_age_s"] > first.json()["sync_age_s"]
+    assert second.headers["ETag"] == first.headers["ETag"]
+
+
+def test_after_the_ttl_a_get_lists_again(cached, operator, monkeypatch):
+    # given
+    operator.get(URL)
+    # when
+    _after_the_ttl(monkeypatch)
+    response = operator.get(URL)
+    # then
+    assert len(_lists(cached)) == 4
+    assert response.json()["from_cache"] is False
+
+
+def test_ttl_zero_lists_on_every_read(cached, operator, settings):
+    # given
+    settings.MESHUI_KUBE_CACHE_TTL_S = 0
+    # when
+    bodies = [operator.get(URL).json() for _ in range(2)]
+    # then
+    assert len(_lists(cached)) == 4
+    assert [b["from_cache"] for b in bodies] == [False, False]
+
+
+def test_a_write_through_meshui_is_visible_to_the_next_get_at_once(cached, operator):
+    # given a cached read of the service and of all namespaces
+    operator.get(URL)
+    operator.get("/api/v1/istio-config")
+    # when
+    written = patch(operator, {"weights": {"v1": 90, "v2": 10}})
+    read = operator.get(URL)
+    config = operator.get("/api/v1/istio-config").json()
+    # then
+    assert written.status_code == 200, written.json()
+    assert (read.json()["weights"], read.json()["from_cache"]) == ({"v1": 90, "v2": 10}, False)
+    assert read.headers["ETag"] == written.headers["ETag"]
+    assert ([(r["kind"], r["name"]) for r in config["resources"]], config["from_cache"]) == (
+        [("VirtualService", "reviews"), ("DestinationRule", "reviews")], False)  # fmt: skip
+
+
+def test_a_kubectl_edit_shows_once_the_ttl_has_passed(cached, operator, tmp_path, monkeypatch):
+    # given a cached read
+    cached.put_object(_vs())
+    operator.get(URL)
+    # when another client edits the VirtualService
+    _kubectl_edit_timeout(_raw_api(cached, tmp_path), "7s")
+    within = operator.get(URL).json()
+    _after_the_ttl(monkeypatch)
+    after = operator.get(URL).json()
+    # then
+    assert (within["timeout"], within["from_cache"]) == (None, True)
+    assert (after["timeout"], after["from_cache"]) == ("7s", False)
+
+
+def test_a_patch_with_the_cached_version_of_an_edited_service_is_412_and_writes_nothing(cached, operator, tmp_path):
+    # given a cached read, then a kubectl edit the cache does not know of yet
+    cached.put_object(_vs())
+    stale = operator.get(URL).headers["ETag"]
+    api = _raw_api(cached, tmp_path)
+    _kubectl_edit_timeout(api, "7s")
+    version = cached.resource_version
+    # when
+    response = patch(operator, {"timeout": "3s"}, **{"If-Match": stale})
+    # then nothing was written, and the next read shows the version the refusal named
+    assert (response.status_code, response.json()["error"]["code"]) == (412, "stale_version")
+    assert cached.resource_version == version
+    assert TrafficChange.objects.count() == 0
+    assert operator.get(URL).headers["ETag"] == f'"{_version_on_the_server(api)}"'
+
+
+def test_a_patch_with_the_version_read_from_the_server_is_not_refused_because_of_the_cache(cached, operator,
+                                                                                           tmp_path):  # fmt: skip
+    # given a cached read, then a kubectl edit; the caller reads the version from the server itself
+    cached.put_object(_dr(("v1",)))
+    cached.put_object(_vs())
+    operator.get(URL)
+    api = _raw_api(cached, tmp_path)
+    _kubectl_edit_timeout(api, "7s")
+    fresh = _version_on_the_server(api)
+    # when
+    response = patch(operator, {"retries": {"attempts": 2}}, **{"If-Match": f'"{fresh}"'})
+    # then
+    assert response.status_code == 200, response.json()
+    vs = cached.get_object("virtualservices", "bookinfo", "reviews")
+    assert (vs["spec"]["http"][0]["timeout"], vs["spec"]["http"][0]["retries"]) == ("7s", {"attempts": 2})
+
+
+def test_concurrent_reads_of_a_namespace_cost_one_list_per_kind(cached):
+    # given a first LIST slow enough for the other readers to arrive while it runs
+    cached.put_object(_vs())
+    held: list[str] = []
+
+    def slow_first_list(method: str, path: str) -> None:
+        if method == "GET" and path.endswith("/virtualservices") and not held:
+            held.append(path)
+            time.sleep(0.3)
+
+    cached.before_handling = slow_first_list
+    # when
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        snapshots = list(pool.map(lambda _: get_backend().snapshot("bookinfo", "reviews"), range(8)))
+    # then
+    assert sorted(_lists(cached)) == ["/apis/networking.istio.io/v1/namespaces/bookinfo/destinationrules",
+                                      "/apis/networking.istio.io/v1/namespaces/bookinfo/virtualservices"]  # fmt: skip
+    assert {(s.version, len(s.resources)) for s in snapshots} == {(snapshots[0].version, 1)}
+
+
+def test_fresh_reads_go_to_the_server_and_refresh_the_cache(cached):
+    # given a cached read, then a kubectl-style edit
+    backend = get_backend()
+    backend.snapshot("bookinfo", "reviews")
+    stored = cached.put_object(_vs())
+    # when
+    fresh = backend.snapshot("bookinfo", "reviews", fresh=True)
+    reread = backend.snapshot("bookinfo", "reviews")
+    # then
+    assert len(_lists(cached)) == 4
+    assert ([r["metadata"]["resourceVersion"] for r in fresh.resources], fresh.from_cache) == (
+        [stored["metadata"]["resourceVersion"]], False)  # fmt: skip
+    assert (reread.version, reread.from_cache) == (fresh.version, True)
+
+
+def test_reads_made_for_a_user_are_neither_answered_from_nor_kept_in_the_cache(cached):
+    # given a read cached for meshui's own identity
+    get_backend().snapshot("bookinfo", "reviews")
+    cached.put_object(_vs())
+    backend = get_backend()
+    backend.impersonate = "olivia"
+    # when
+    mine = [backend.snapshot("bookinfo", "reviews") for _ in range(2)]
+    shared = get_backend().snapshot("bookinfo", "reviews")
+    # then
+    assert len(_lists(cached)) == 6
+    assert [(len(s.resources), s.from_cache) for s in mine] == [(1, False), (1, False)]
+    assert (len(shared.resources), shared.from_cache) == (0, True)
+
+
+def test_the_cached_objects_are_copies_nobody_can_change_in_place(cached):
+    # given
+    cached.put_object(_vs())
+    first = get_backend().snapshot("bookinfo", "reviews")
+    # when
+    first.resources[0]["spec"]["hosts"] = ["changed"]
+    second = get_backend().snapshot("bookinfo", "reviews")
+    # then
+    assert (second.resources[0]["spec"]["hosts"], second.from_cache) == (["reviews"], True)
+
+
+def test_the_istio_config_page_says_how_old_a_cached_list_is(cached, operator, django_user_model):
+    # given a signed-in operator whose first visit read the lists
+    operator.force_login(django_user_model.objects.get(username="olivia"))
+    first = operator.get("/istio-config?namespace=bookinfo").content.decode()
+    # when
+    second = operator.get("/istio-config?namespace=bookinfo").content.decode()
+    # then
+    assert ('data-testid="config-synced"' in first, 'data-testid="config-synced"' in second) == (False, True)
+    assert "Last synced " in second
+    assert len(_lists(cached)) == 2
+
+
+# --- freshness on every backend ---------------------------------------------------------------
+
+
+@pytest.fixture(params=["local", "gitops", "kubernetes"])
+def any_backend(request, settings, tmp_path):
+    """meshui on each backend; kubernetes without its read cache (every read is live)."""
+    if request.param == "kubernetes":
+        request.getfixturevalue("kube")
+    elif request.param == "gitops":
+        (tmp_path / "gitops").mkdir()
+        settings.MESHUI_MESH_BACKEND = "gitops"
+        settings.MESHUI_GITOPS_DIR = str(tmp_path / "gitops")
+        settings.DATA_DIR = tmp_path / "data"
+    return request.param
+
+
+def _millisecond(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def test_every_answer_says_when_its_data_was_read(any_backend, operator):
+    # given
+    before = _millisecond(datetime.now(UTC))
+    # when
+    answers = [operator.get(URL).json(), patch(operator, {"weights": {"v1": 100}}).json(),
+               operator.get("/api/v1/istio-config?namespace=bookinfo").json()]  # fmt: skip
+    answers.append(operator.post(f"/api/v1/changes/{TrafficChange.objects.get().pk}/revert").json())
+    answers.append(operator.delete(URL).json())
+    after = datetime.now(UTC)
+    # then
+    assert [a.get("error") for a in answers] == [None] * 5
+    for answer in answers:
+        assert answer["from_cache"] is False
+        assert before <= datetime.fromisoformat(answer["synced_at"]) <= after
+        assert answer["synced_at"].endswith("+00:00")
+        assert isinstance(answer["sync_age_s"], float)
+        assert 0.0 <= answer["sync_age_s"] <= (after - before).total_seconds()
 
 
 # --- concurrency ------------------------------------------------------------------------------
@@ -507,19 +908,30 @@ def test_the_fake_api_server_merge_patch_with_a_stale_resource_version_is_409(ku
     stored = kube.put_object(_vs())
     api = _raw_api(kube, tmp_path)
     # when
-    api.patch_namespaced_custom_object("networking.istio.io", "v1", "bookinfo", "virtualservices", "reviews",
-                                       {"metadata": {"labels": {"team": "books"}}}, field_manager="kubectl-label")
+    api.patch_namespaced_custom_object(
+        "networking.istio.io",
+        "v1",
+        "bookinfo",
+        "virtualservices",
+        "reviews",
+        {"metadata": {"labels": {"team": "books"}}},
+        field_manager="kubectl-label",
+    )
     with pytest.raises(ApiException) as raised:
         api.patch_namespaced_custom_object(
-            "networking.istio.io", "v1", "bookinfo", "virtualservices", "reviews",
-            {"metadata": {"resourceVersion": stored["metadata"]["resourceVersion"], "labels": {"team": "x"}}})
+            "networking.istio.io",
+            "v1",
+            "bookinfo",
+            "virtualservices",
+            "reviews",
+            {"metadata": {"resourceVersion": stored["metadata"]["resourceVersion"], "labels": {"team": "x"}}},
+        )
     # then
     now = kube.get_object("virtualservices", "bookinfo", "reviews")
     assert raised.value.status == 409
     assert now["metadata"]["labels"] == {"team": "books"}
     assert [e["manager"] for e in now["metadata"]["managedFields"]] == ["kubectl-client-side-apply", "kubectl-label"]
     assert now["metadata"]["generation"] == 1
-
 
 
 def test_the_fake_api_server_apply_conflicts_with_rollouts_controller_until_forced(kube):
