@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
+from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -41,6 +42,33 @@ def _query(request: HttpRequest, serializer_class: type) -> tuple[dict[str, Any]
     return {}, {"field": field or "query", "message": message}
 
 
+def _mark_reverts_and_later_changes(changes: list[dict[str, Any]]) -> None:
+    """Add ``reverted_by`` and ``changed_since`` to each listed change (wire dict), in two queries.
+
+    ``reverted_by``: the id of the first change that reverts it (the ``reverts`` relation), or
+    None; such a change offers no Revert. ``changed_since``: the newest later change of the same
+    service, or None: a hint that a revert is likely refused (409 with the diff) — still offered,
+    since only the backend's current version decides.
+    """
+    ids = [c["id"] for c in changes]
+    reverted_by: dict[int, int] = {}
+    for reverted, by in TrafficChange.objects.filter(reverts_id__in=ids).order_by("id").values_list("reverts_id", "id"):
+        reverted_by.setdefault(reverted, by)
+    services = {(c["namespace"], c["service"]) for c in changes}
+    newest = {
+        (row["namespace"], row["service"]): row["newest"]
+        for row in TrafficChange.objects.filter(
+            namespace__in={ns for ns, _ in services}, service__in={svc for _, svc in services}
+        )
+        .values("namespace", "service")
+        .annotate(newest=Max("id"))
+    }
+    for change in changes:
+        change["reverted_by"] = reverted_by.get(change["id"])
+        latest = newest.get((change["namespace"], change["service"]))
+        change["changed_since"] = latest if latest is not None and latest > change["id"] else None
+
+
 def changes_page(request: HttpRequest) -> HttpResponse:
     """``/changes?namespace=&service=&limit=``: applied changes, newest first, with diffs and revert.
 
@@ -56,9 +84,8 @@ def changes_page(request: HttpRequest) -> HttpResponse:
         if query.get(name):
             rows = rows.filter(**{name: query[name]})
     changes = [] if error else [change_to_wire(c) for c in rows[: query.get("limit", 100)]]
-    reverted = set(TrafficChange.objects.filter(reverts__isnull=False).values_list("reverts_id", flat=True))
+    _mark_reverts_and_later_changes(changes)
     for change in changes:
-        change["reverted"] = change["id"] in reverted
         change["when"] = change["time"][:19].replace("T", " ")
     context = {
         "changes": changes,
@@ -74,14 +101,16 @@ def istio_config_page(request: HttpRequest) -> HttpResponse:
     """``/istio-config?namespace=``: every VirtualService/DestinationRule with its validations.
 
     A bad namespace answers status 400 naming it; resources with an error-level validation
-    are listed first so broken routing is seen before it is touched.
+    are listed first so broken routing is seen before it is touched. ``synced`` is the list's
+    freshness (``fetch.freshness``; None on a bad query): the page says how old a cached list is.
     """
     refused = _refusal(request)
     if refused:
         return refused
     query, error = _query(request, IstioConfigQuerySerializer)
     backend = get_backend()
-    resources = [] if error else fetch.istio_config(backend, query.get("namespace"))
+    synced = None if error else fetch.istio_config(backend, query.get("namespace"))
+    resources = synced.pop("resources") if synced else []
     for resource in resources:
         severities = {v["severity"] for v in resource["validations"]}
         resource["status"] = "error" if "error" in severities else "warning" if "warning" in severities else "ok"
@@ -91,6 +120,7 @@ def istio_config_page(request: HttpRequest) -> HttpResponse:
         "resources": resources,
         "error": error,
         "backend": backend.name,
+        "synced": synced,
         "namespace": request.GET.get("namespace", ""),
         "counts": {status: sum(1 for r in resources if r["status"] == status) for status in order},
     }

@@ -241,7 +241,7 @@ def test_graph_shows_traffic_badges_on_the_reviews_nodes(demo_server: MeshuiServ
     )
     # then every reviews workload carries the badges, with the split, and other services none
     for workload in ("reviews-v1", "reviews-v2", "reviews-v3"):
-        assert labels[workload].split("\n")[-1] == "v1:90 v2:10 · ⚡"
+        assert labels[workload].split("\n")[-1] == "bookinfo · v1:90 v2:10 · ⚡"
     assert "v1:90" not in labels["productpage-v1"]
     # and the side panel lists them in words
     position = page.evaluate(
@@ -261,4 +261,6 @@ def test_graph_shows_traffic_badges_on_the_reviews_nodes(demo_server: MeshuiServ
     ])  # fmt: skip
     page.get_by_test_id("legend").locator("summary").click()
     expect(page.get_by_test_id("legend-routing-status")).to_have_text("1 service with routing in view")
+    # (the graph pans the selected node out from under the panel: let it come to rest)
+    page.wait_for_function("() => !window.meshuiGraph.cy.animated()")
     screenshot(page, "traffic-badges")

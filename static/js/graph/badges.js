@@ -5,7 +5,9 @@
 // Pure except `loadRouting`, whose API client is passed in; runs under Node.
 
 import { serviceOfNode } from "../traffic/editor.js";
+import { syncAgeS } from "../traffic/sync.js";
 import { sortSubsets } from "../traffic/weights.js";
+import { formatAge } from "./format.js";
 
 /** Services whose traffic state is read for one view at most (the rest get no badges). */
 export const MAX_SERVICES = 200;
@@ -132,9 +134,10 @@ export function badgeLine(badges) {
  * Read the routing of the namespaces in view. `namespaces`: the view's list ([] = all);
  * `api`: `{getIstioConfig(namespace), getTraffic(namespace, service)}` of traffic/api.js, each
  * resolving to `{ok, status, body}`. Resolves to `{badges: Map<"ns/service", badge[]>,
- * errors: string[]}` — one istio-config read per namespace (one in all for "all"), then one
- * traffic read per service that has routing, at most MAX_SERVICES; a failed read is named in
- * `errors` and leaves its services out.
+ * errors: string[], syncAgeS: number | null}` — one istio-config read per namespace (one in all
+ * for "all"), then one traffic read per service that has routing, at most MAX_SERVICES; a
+ * failed read is named in `errors` and leaves its services out. `syncAgeS`: when an
+ * istio-config answer came from the backend's read cache, the age of the oldest; else null.
  */
 export async function loadRouting(namespaces, api) {
   const errors = [];
@@ -142,9 +145,12 @@ export async function loadRouting(namespaces, api) {
   const scopes = namespaces.length ? namespaces : [null];
   const answers = await Promise.all(scopes.map((ns) => api.getIstioConfig(ns)));
   const resources = [];
+  let oldest = null;
   answers.forEach((answer, i) => {
-    if (answer.ok) resources.push(...answer.body.resources);
-    else failed(`istio-config ${scopes[i] ?? "(all namespaces)"}`, answer);
+    if (!answer.ok) { failed(`istio-config ${scopes[i] ?? "(all namespaces)"}`, answer); return; }
+    resources.push(...answer.body.resources);
+    const age = syncAgeS(answer.body);
+    if (age !== null && (oldest === null || age > oldest)) oldest = age;
   });
   const inView = new Set(namespaces);
   const keys = servicesOfConfig(resources).filter((k) => !inView.size || inView.has(k.split("/")[0]));
@@ -162,5 +168,16 @@ export async function loadRouting(namespaces, api) {
     }
   };
   await Promise.all(Array.from({ length: Math.min(PARALLEL, todo.length) }, worker));
-  return { badges, errors };
+  return { badges, errors, syncAgeS: oldest };
+}
+
+/**
+ * The legend's status line of a `loadRouting` result: "2 services with routing in view", with
+ * "· last synced 12 s ago" when the istio-config answer came from the backend's cache
+ * (`elapsedS`: seconds since the result arrived), or what could not be read.
+ */
+export function routingStatusText({ badges, errors, syncAgeS: age = null }, elapsedS = 0) {
+  if (errors.length) return `Routing not fully read: ${errors.join("; ")}`;
+  const count = `${badges.size} service${badges.size === 1 ? "" : "s"} with routing in view`;
+  return age === null ? count : `${count} · last synced ${formatAge(age + Math.max(0, elapsedS))}`;
 }

@@ -45,12 +45,18 @@ export function webglAvailable() {
   }
 }
 
-function nodeLabel(node) {
+/**
+ * Two lines: the name, then the namespace with the node's tags and its routing badges
+ * (`routing`, badges.badgeLine). The badges share the second line rather than adding a third:
+ * the layout spaces the nodes of a rank for two-line labels, and a third line ran into the
+ * next node down.
+ */
+function nodeLabel(node, routing = "") {
   const badges = [];
   if (node.is_gateway) badges.push("GW");
   if (node.kind === "unknown" && node.name !== "unknown") badges.push("UNKNOWN");
   if (node.kind === "external") badges.push("EXT");
-  const second = [node.kind === "unknown" || node.kind === "external" ? null : node.namespace, badges.join(" ")].filter(Boolean).join(" · ");
+  const second = [node.kind === "unknown" || node.kind === "external" ? null : node.namespace, badges.join(" "), routing].filter(Boolean).join(" · ");
   return `${GLYPH[node.health] ?? ""}${node.name}${second ? `\n${second}` : ""}`;
 }
 
@@ -79,6 +85,8 @@ function stylesheet(p, large) {
     { selector: "node[health = 'failing']", style: { "border-style": "double", "border-width": 5, "border-color": "#7d2a00" } },
     { selector: "node[health = 'idle']", style: { "border-style": "dotted", "background-opacity": 0.35 } },
     { selector: "node[?gateway]", style: { width: 38, height: 38 } },
+    // Wide enough for "namespace · v1:34 v2:33 v3:33 · ⚡" on one line (a wrap would add a line).
+    { selector: "node[?routed]", style: { "text-max-width": 240 } },
     { selector: "node[?group]", style: {
       shape: "round-rectangle", "background-color": p.group, "background-opacity": 0.6, "border-width": 1,
       "border-style": "dashed", "border-color": p.edge, "text-valign": "top", "text-margin-y": -4, padding: 12,
@@ -165,7 +173,7 @@ export class GraphCanvas {
   #nodeData(node) {
     const badges = node.is_group ? "" : badgeLine(this.routing.get(nodeServiceKey(node)));
     return {
-      id: node.id, label: badges ? `${nodeLabel(node)}\n${badges}` : nodeLabel(node), routed: Boolean(badges), health: node.health, shape: SHAPE[node.kind] ?? "ellipse",
+      id: node.id, label: nodeLabel(node, badges), routed: Boolean(badges), health: node.health, shape: SHAPE[node.kind] ?? "ellipse",
       color: this.palette[node.health] ?? this.palette.unknown, gateway: Boolean(node.is_gateway),
       group: Boolean(node.is_group), ns: node.namespace ?? "", ...(node.parent ? { parent: node.parent } : {}),
     };

@@ -4,7 +4,7 @@
 // frame drawn) for the browser tests and bench/browser_render.py.
 
 import { getIstioConfig, getTraffic } from "../traffic/api.js";
-import { loadRouting, nodeServiceKey } from "./badges.js";
+import { loadRouting, nodeServiceKey, routingStatusText } from "./badges.js";
 import { GraphCanvas, LARGE_NODES } from "./canvas.js";
 import { compile } from "./findhide.js";
 import { formatAge } from "./format.js";
@@ -94,7 +94,7 @@ function onSnapshot(graph, meta) {
   const fresh = pendingFresh;
   pendingFresh = false;
   const changes = model.applySnapshot(graph, { seq: meta.seq, viewKey: meta.viewKey });
-  const drawn = canvas.update(model, changes, { fresh: fresh || isStructural(changes) && model.nodes.size === changes.nodes.added.length });
+  const drawn = updateCanvas(changes, { fresh: fresh || isStructural(changes) && model.nodes.size === changes.nodes.added.length });
   afterChange(changes);
   drawn.then(() => { if (findTest || hideTest) applyFilters(); });
   return drawn;
@@ -103,7 +103,7 @@ function onSnapshot(graph, meta) {
 function onDelta(delta) {
   const changes = model.applyDelta(delta);
   if (changes.gap) return false;
-  canvas.update(model, changes);
+  updateCanvas(changes);
   afterChange(changes);
   return true;
 }
@@ -271,6 +271,42 @@ function select(selection) {
   canvas.select(selection?.group, selection?.id);
   panel.show(selection);
   renderRoutingPanel();
+  revealSelection();
+}
+
+// The side panel lies over the canvas (and widens while its traffic editor is open): pan the
+// graph so that the selected node, or the middle of the selected edge, is not under it. The
+// viewport moves, never the nodes.
+const panelEl = document.getElementById("graph-panel");
+const REVEAL_MARGIN_PX = 24;
+function revealSelection() {
+  const sel = panel.selection;
+  if (!sel || panelEl.hidden) return;
+  const el = canvas.cy.getElementById(sel.id);
+  if (el.empty() || !el.visible()) return;
+  const box = el.isNode() ? el.renderedBoundingBox() : (({ x }) => ({ x1: x, x2: x }))(el.renderedMidpoint());
+  const panelLeft = canvas.cy.width() - panelEl.offsetWidth;
+  const overlap = box.x2 - (panelLeft - REVEAL_MARGIN_PX);
+  // Never push the element off the canvas's left edge to clear the panel.
+  const dx = Math.min(overlap, box.x1 - REVEAL_MARGIN_PX);
+  if (!(overlap > 0 && dx > 0)) return;
+  // Measured from where the viewport is now: a reveal still under way is replaced, not queued.
+  const pan = canvas.cy.pan();
+  canvas.cy.stop(true);
+  canvas.cy.animate({ pan: { x: pan.x - dx, y: pan.y } }, { duration: 150 });
+}
+new ResizeObserver(() => revealSelection()).observe(panelEl);
+
+/**
+ * `canvas.update`; when it lays the graph out again (which fits it to the whole canvas, under the
+ * panel too), the selection is revealed once that layout is done — unless a newer one started.
+ */
+function updateCanvas(changes, options) {
+  const before = canvas.layoutToken;
+  const drawn = canvas.update(model, changes, options);
+  const layout = canvas.layoutToken;
+  if (layout !== before) drawn.then(() => { if (canvas.layoutToken === layout) revealSelection(); });
+  return drawn;
 }
 
 // ---- traffic badges --------------------------------------------------------------------
@@ -279,6 +315,8 @@ function select(selection) {
 
 let routing = new Map();
 let routingRead = 0;
+/** The last `loadRouting` result and when it arrived (for the legend's status line). */
+let routingResult = null;
 const routingEl = document.createElement("section");
 routingEl.className = "panel-badges";
 routingEl.setAttribute("data-testid", "panel-badges");
@@ -296,12 +334,16 @@ async function refreshRouting() {
   canvas.setRouting(routing, model);
   renderRoutingPanel();
   page.dataset.routing = result.errors.length ? "error" : "loaded";
-  if (routingStatusEl) {
-    routingStatusEl.textContent = result.errors.length
-      ? `Routing not fully read: ${result.errors.join("; ")}`
-      : `${routing.size} service${routing.size === 1 ? "" : "s"} with routing in view`;
-  }
+  routingResult = { ...result, receivedAt: Date.now() };
+  renderRoutingStatus();
 }
+
+// A cached istio-config answer says how old it is; the age keeps counting while it shows.
+function renderRoutingStatus() {
+  if (!routingStatusEl || !routingResult) return;
+  routingStatusEl.textContent = routingStatusText(routingResult, (Date.now() - routingResult.receivedAt) / 1000);
+}
+setInterval(() => { if (routingResult?.syncAgeS != null) renderRoutingStatus(); }, 5000);
 
 /** The side panel's list of the selected node's badges (hidden when it has none). */
 function renderRoutingPanel() {

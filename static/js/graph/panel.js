@@ -78,6 +78,13 @@ export class SidePanel {
     this.tracesBody = this.traces.querySelector(".panel-traces-body");
     this.traces.addEventListener("toggle", () => { if (this.traces.open) this.#loadTraces(); else this.#abortTraces(); });
     root.append(this.traces);
+    // The panel widens while its traffic editor is open: the sparklines follow its width.
+    new ResizeObserver(() => this.#fitSparks()).observe(this.sparks);
+  }
+
+  #fitSparks() {
+    const width = Math.max(200, this.sparks.clientWidth - 8);
+    for (const plot of this.plots) if (plot.width !== width) plot.setSize({ width, height: 60 });
   }
 
   /** Show `{group, id}` (null hides the panel). */
@@ -85,11 +92,22 @@ export class SidePanel {
     this.selection = selection;
     this.#destroyPlots();
     this.#resetTraces();
-    mountTrafficEditor(this.root, selection?.group === "nodes" ? this.model.nodes.get(selection.id) : null);
+    mountTrafficEditor(this.root, selection?.group === "nodes" ? this.model.nodes.get(selection.id) : null, {
+      versions: (target) => this.#serviceVersions(target),
+    });
     if (!selection) { this.root.hidden = true; return; }
     this.model.watch(`${selection.group}:${selection.id}`);
     this.root.hidden = false;
     this.render();
+  }
+
+  /** The versions of `{namespace, service}`'s nodes in the graph (the editor offers them as subsets). */
+  #serviceVersions({ namespace, service }) {
+    const versions = new Set();
+    for (const n of this.model.nodes.values()) {
+      if (!n.is_group && n.version && n.namespace === namespace && (n.service ?? n.app) === service) versions.add(n.version);
+    }
+    return [...versions];
   }
 
   /** Re-render after the model changed; closes the panel when its element disappeared. */

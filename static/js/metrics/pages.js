@@ -3,6 +3,7 @@
 
 import { describeError, formatDuration, getJson } from "../traces/common.js";
 import { scatterSvg } from "../traces/scatter.js";
+import { mountTrafficEditor, routingSummary, subsetsOf, weightsBarHtml } from "../traffic/editor.js";
 
 const page = document.getElementById("m-page");
 const toolbar = document.getElementById("m-toolbar");
@@ -187,7 +188,7 @@ async function loadList() {
 }
 
 // --- detail ---------------------------------------------------------------------------------
-const detail = { direction: "inbound", plots: [] };
+const detail = { direction: "inbound", plots: [], versions: [] };
 const PALETTE = ["#2f6fdf", "#1e8e4e", "#c53030", "#b7791f", "#805ad5", "#0f8a8a", "#d53f8c", "#4a5568"];
 const CLASS_COLOURS = { "2xx": "#1e8e4e", "3xx": "#2f6fdf", "4xx": "#b7791f", "5xx": "#c53030", "no response": "#6b7280" };
 function labelText(labels) { const v = Object.values(labels); return v.length ? v.join(" ") || "(none)" : "total"; }
@@ -204,6 +205,8 @@ function renderIdentity(d) {
   if (d.workloads.length) rows.splice(3, 0, ["Workloads", d.workloads.join(", ")]);
   for (const [k, v] of rows) ident.append(el("dt", { text: k }), el("dd", { text: v }));
   detail.app = d.app || null;
+  detail.versions = d.versions;
+  routing.editor?.versionsChanged();
   const box = document.getElementById("d-neighbours");
   box.replaceChildren(neighbourGraph(d));
   for (const side of ["inbound", "outbound"]) {
@@ -345,13 +348,79 @@ function renderTraces(box, list, windowText, limit) {
     el("span", { text: formatDuration(t.duration_ms) })));
   box.append(el("h3", { text: "Slowest" }), el("ul", { class: "trace-list", "data-testid": "trace-list" }, ...items));
 }
+
+// --- traffic routing tab (issue 5 §4): the graph panel's editor, drawn in the page ------------
+// Service pages edit their service. An app page edits the service of the app's own name (Istio's
+// convention, and what the graph's app nodes edit) when telemetry knows that service; otherwise
+// it says there is no such service. Workload pages have none: a workload's routing is its
+// service's. The editor reads the routing once when the page opens, and again when the tab is
+// opened unless the form holds edits; the Identity card's routing line follows every state the
+// editor shows, so an apply updates it at once.
+const routing = { editor: null, target: null };
+const enc = encodeURIComponent;
+/** `{namespace, service}` the page's routing tab edits, or null when the app has no service of its name. */
+async function routingTarget() {
+  const target = { namespace: page.dataset.namespace, service: page.dataset.name };
+  if (page.dataset.kind !== "app") return target;
+  try {
+    await getJSON(`/api/v1/namespaces/${enc(target.namespace)}/services/${enc(target.service)}?window=1h`);
+  } catch (error) {
+    if (error.status === 404) return null;
+    // Telemetry unavailable: routing stays editable, by the same name rule as the graph.
+  }
+  return target;
+}
+function renderRouting(state, error) {
+  const box = document.getElementById("d-routing");
+  box.hidden = false;
+  const what = page.dataset.kind === "app" ? `Routing of service ${routing.target.service}` : "Routing";
+  const change = el("a", { href: "#traffic", "data-testid": "detail-routing-change" }, state ? "Change" : "Open");
+  change.addEventListener("click", (event) => { event.preventDefault(); showTab("traffic"); });
+  if (!state) {
+    box.replaceChildren(el("span", { class: "d-routing-label", text: what }), el("span", { class: "chart-error", text: `cannot be read: ${error.message}` }), change);
+    return;
+  }
+  const subsets = subsetsOf(state, detail.versions);
+  const parts = [el("span", { class: "d-routing-label", text: what })];
+  if (Object.keys(state.weights).length) {
+    const bar = el("span", { class: "d-routing-bar" });
+    bar.innerHTML = weightsBarHtml(subsets, state.weights); // escapes the subset names
+    parts.push(bar);
+  }
+  parts.push(el("span", { class: "d-routing-summary", "data-testid": "detail-routing-summary", text: routingSummary(state) }), change);
+  box.replaceChildren(...parts);
+}
+async function mountRouting() {
+  const box = document.getElementById("d-traffic-editor");
+  if (!box) return;
+  const target = await routingTarget();
+  if (!target) {
+    box.replaceChildren(el("p", { class: "muted", "data-testid": "traffic-no-service" },
+      `No service named ${page.dataset.name} in ${page.dataset.namespace} had traffic in the last hour, so this app's routing cannot be told apart. `,
+      el("a", { href: `/services?namespace=${enc(page.dataset.namespace)}` }, "Pick its service"), " to change its routing."));
+    return;
+  }
+  routing.target = target;
+  box.replaceChildren();
+  routing.editor = mountTrafficEditor(box, target, { inline: true, onState: renderRouting, versions: () => detail.versions });
+}
+
 function openTab(name) {
   for (const tab of document.querySelectorAll("[data-tab]")) tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
-  document.getElementById("d-tab-metrics").hidden = name !== "metrics";
-  document.getElementById("d-tab-traces").hidden = name !== "traces";
+  for (const tab of ["metrics", "traces", "traffic"]) {
+    const panel = document.getElementById(`d-tab-${tab}`);
+    if (panel) panel.hidden = name !== tab;
+  }
   traces.open = name === "traces";
   if (traces.open) loadTraces();
   else if (traces.abort) { traces.abort.abort(); traces.abort = null; }
+  if (name === "traffic") routing.editor?.refresh();
+}
+/** Open a tab from a link elsewhere on the page: the URL says which, and the tabs come into view. */
+function showTab(name) {
+  history.replaceState(null, "", `#${name}`);
+  openTab(name);
+  document.querySelector(".d-tabs")?.scrollIntoView({ block: "start", behavior: "smooth" });
 }
 
 const CHARTS = [
@@ -448,12 +517,16 @@ toolbar.addEventListener("input", (event) => {
   if (name === "window" && traces.open) loadTraces();
 });
 for (const tab of document.querySelectorAll("[data-tab]")) {
-  tab.addEventListener("click", () => { history.replaceState(null, "", tab.dataset.tab === "metrics" ? location.pathname + location.search : "#traces"); openTab(tab.dataset.tab); });
+  tab.addEventListener("click", () => { history.replaceState(null, "", tab.dataset.tab === "metrics" ? location.pathname + location.search : `#${tab.dataset.tab}`); openTab(tab.dataset.tab); });
 }
 for (const link of document.querySelectorAll("[data-open-tab]")) {
-  link.addEventListener("click", (event) => { event.preventDefault(); history.replaceState(null, "", `#${link.dataset.openTab}`); openTab(link.dataset.openTab); });
+  link.addEventListener("click", (event) => { event.preventDefault(); showTab(link.dataset.openTab); });
 }
-if (page.dataset.page === "detail" && location.hash === "#traces" && document.getElementById("d-tab-traces")) openTab("traces");
+if (page.dataset.page === "detail") {
+  const opened = location.hash.slice(1);
+  if (["traces", "traffic"].includes(opened) && document.getElementById(`d-tab-${opened}`)) openTab(opened);
+  mountRouting();
+}
 for (const button of document.querySelectorAll("[data-sort]")) {
   button.addEventListener("click", () => {
     listSort = { key: button.dataset.sort, dir: listSort.key === button.dataset.sort ? -listSort.dir : 1 };

@@ -27,7 +27,10 @@ document.addEventListener("click", async (event) => {
   const error = result.body.error;
   out.dataset.kind = "error";
   if (result.status === 409 && error.code === "revert_conflict") {
-    out.innerHTML = `<strong>Not reverted: the routing changed since this change.</strong> ${esc(error.message)}<p>What changed since:</p>${diffHtml(error.details?.diff ?? "")}`;
+    const editor = `/namespaces/${encodeURIComponent(item.dataset.namespace)}/services/${encodeURIComponent(item.dataset.service)}#traffic`;
+    out.innerHTML = `<strong>Not reverted: the routing changed since this change.</strong> ${esc(error.message)}
+      <p>From the routing as it is now to this change's "before":</p>${diffHtml(error.details?.diff ?? "")}
+      <p><a href="${esc(editor)}" data-testid="revert-editor-link">Change the routing of ${esc(item.dataset.service)} from its page</a></p>`;
   } else {
     out.innerHTML = `<strong>Not reverted.</strong> ${esc(error.message)}`;
   }

@@ -1,13 +1,18 @@
-// The traffic editor of the graph's side panel: weights (sliders that always sum to 100, locks,
-// split evenly, promote, roll back), header routes, fault, timeout and retries, circuit
-// breaker; "Review changes" asks the API for a dry run (diff + YAML), "Apply" PATCHes with
-// If-Match. Errors of the API's 400 envelope are shown next to the control named by `field`;
-// a 412 shows "someone changed this — reload" with the new state.
+// The traffic editor: weights (sliders that always sum to 100, locks, split evenly, promote,
+// roll back), header routes, fault, timeout and retries, circuit breaker; "Review changes" asks
+// the API for a dry run (diff + YAML), "Apply" PATCHes with If-Match. Errors of the API's 400
+// envelope are shown next to the control named by `field`; a 412 shows "someone changed this —
+// reload" with the new state.
+//
+// One editor, two hosts (`mountTrafficEditor`): a collapsible section of the graph's side panel,
+// or a section of a page (the service detail page's "Traffic routing" tab). The host only
+// decides where it sits and when it reads; the form, the rules and the API calls are the same.
 //
 // Only the fields the operator changed are sent (a present field replaces it as a whole), so
 // routing meshui does not model — other routes, unknown match kinds — is left alone.
 
 import { getTraffic, patchTraffic } from "./api.js";
+import { syncNote } from "./sync.js";
 import { compact, normalize, promote, rollBack, setWeight, sortSubsets, splitEvenly } from "./weights.js";
 
 const CSS = new URL("../../css/traffic.css", import.meta.url).href;
@@ -15,10 +20,14 @@ const WRITE_ROLES = new Set(["operator", "admin"]);
 const MATCH_KINDS = ["exact", "prefix", "regex"];
 const BREAKER_FIELDS = [
   ["max_connections", "Max connections", "int"], ["http1_max_pending_requests", "Max pending requests", "int"],
-  ["consecutive_5xx_errors", "Consecutive 5xx before ejection", "int"], ["interval", "Ejection scan interval", "duration"],
+  ["consecutive_5xx_errors", "Consecutive 5xx errors", "int"], ["interval", "Ejection scan interval", "duration"],
   ["base_ejection_time", "Base ejection time", "duration"], ["max_ejection_percent", "Max ejection %", "int"],
 ];
+/** A version label usable as a subset name (a DNS label: "unknown" and "" are left out). */
+const SUBSET_NAME = /^(?!unknown$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const SUBSET_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#7F7F7F"];
+/** How often "last synced N s ago" is brought up to date while it shows. */
+const SYNC_TICK_MS = 5000;
 
 let counter = 0;
 const editors = new WeakMap();
@@ -57,6 +66,19 @@ export function serviceOfNode(node) {
   return { namespace: node.namespace, service: name };
 }
 
+/** The colour of the `index`-th subset (in natural order), shared by the editor and the pages. */
+export function subsetColour(index) {
+  return SUBSET_COLOURS[index % SUBSET_COLOURS.length];
+}
+
+/**
+ * The weights as a bar of coloured parts (`subsets` in order, each as wide as its weight and
+ * named when wide enough), decorative: the numbers are written next to it.
+ */
+export function weightsBarHtml(subsets, weights) {
+  return `<div class="tr-bar" aria-hidden="true">${subsets.map((n, i) => `<span data-bar="${esc(n)}" style="background:${subsetColour(i)};flex-basis:${weights[n] ?? 0}%">${(weights[n] ?? 0) >= 12 ? esc(n) : ""}</span>`).join("")}</div>`;
+}
+
 /** A one-line summary of a state's routing ("v1 80% · v2 20% · fault · timeout 2s"). */
 export function routingSummary(state) {
   const parts = Object.entries(state.weights ?? {}).map(([s, w]) => `${s} ${w}%`);
@@ -80,8 +102,20 @@ function simpleRoute(route) {
   return { header, kind, value, subset: weights[0][0] };
 }
 
-function draftOf(state) {
-  const subsets = sortSubsets(state.subsets.map((s) => s.name));
+/**
+ * The subsets the form offers: the DestinationRule's (the state's) and the versions telemetry
+ * shows for the service (`versions`, from the host), in natural order. The API accepts both; the
+ * state lists only the first, so without the second a subset left at 0 by an apply (dropped
+ * from the DestinationRule) could not be given traffic again — "promote v1" then "promote v2".
+ */
+export function subsetsOf(state, versions = []) {
+  const names = new Set(state.subsets.map((s) => s.name));
+  for (const v of versions) if (typeof v === "string" && SUBSET_NAME.test(v)) names.add(v);
+  return sortSubsets([...names]);
+}
+
+function draftOf(state, versions) {
+  const subsets = subsetsOf(state, versions);
   const kept = [];
   const rows = [];
   for (const route of state.routes) {
@@ -150,23 +184,39 @@ function pageRole() {
 }
 
 class TrafficEditor {
-  constructor(panelRoot) {
+  /**
+   * `host`: the element the editor is put in. `inline` false (the graph's side panel): a
+   * collapsible "Traffic routing" section placed before the panel's Traces section, read when
+   * opened; true (a page): a plain section appended to `host`, read as soon as it shows a
+   * service. `onState(state | null, error)` is called with every state the form is built from
+   * (read, applied, reloaded) and with the error when the routing cannot be read.
+   * `versions(target)`: the service's versions as the host's telemetry knows them (subsetsOf).
+   */
+  constructor(host, { inline = false, onState = null, versions = null } = {}) {
     if (!document.querySelector(`link[href="${CSS}"]`)) document.head.insertAdjacentHTML("beforeend", `<link rel="stylesheet" href="${CSS}">`);
     this.id = `tr${++counter}`;
-    this.root = document.createElement("details");
-    this.root.className = "panel-traffic";
+    this.inline = inline;
+    this.onState = onState;
+    this.versionsOf = versions;
+    this.root = document.createElement(inline ? "section" : "details");
+    this.root.className = inline ? "page-traffic" : "panel-traffic";
     this.root.dataset.testid = "traffic-editor";
-    this.root.innerHTML = `<summary><span class="tr-title">Traffic routing</span> <span class="tr-summary muted" data-testid="traffic-summary"></span></summary><div class="tr-body"></div>`;
+    this.root.innerHTML = inline
+      ? `<div class="tr-body tr-wide"></div>`
+      : `<summary><span class="tr-title">Traffic routing</span> <span class="tr-summary muted" data-testid="traffic-summary"></span></summary><div class="tr-body"></div>`;
     this.body = this.root.querySelector(".tr-body");
     this.summaryEl = this.root.querySelector(".tr-summary");
-    const traces = panelRoot.querySelector(".panel-traces");
-    if (traces) traces.before(this.root); else panelRoot.append(this.root);
+    const traces = inline ? null : host.querySelector(".panel-traces");
+    if (traces) traces.before(this.root); else host.append(this.root);
     this.target = null;
     this.state = null;
+    this.receivedAt = 0;
+    this.loading = false;
+    this.syncTimer = null;
     this.draft = null;
     this.reviewed = null;
     this.canWrite = WRITE_ROLES.has(pageRole());
-    this.root.addEventListener("toggle", () => { if (this.root.open && !this.state) this.load(); });
+    if (!inline) this.root.addEventListener("toggle", () => { if (this.root.open && !this.state) this.load(); });
     this.body.addEventListener("input", (e) => this.#onInput(e));
     this.body.addEventListener("change", (e) => this.#onInput(e));
     this.body.addEventListener("click", (e) => this.#onClick(e));
@@ -178,19 +228,55 @@ class TrafficEditor {
     this.target = target;
     this.state = null;
     this.reviewed = null;
+    this.#stopSyncTick();
     this.root.hidden = !target;
-    this.root.open = false;
     this.body.innerHTML = "";
+    if (this.inline) {
+      if (target) this.load();
+      return;
+    }
+    this.root.open = false;
     this.summaryEl.textContent = target ? `${target.service}.${target.namespace}` : "";
   }
 
-  async load() {
+  #versions() {
+    return this.target && this.versionsOf ? this.versionsOf(this.target) ?? [] : [];
+  }
+
+  /**
+   * The host learnt versions of the service (e.g. its telemetry arrived after the routing): offer
+   * the new ones as subsets, unless the operator is editing.
+   */
+  versionsChanged() {
+    if (!this.state || this.edited) return;
+    const subsets = subsetsOf(this.state, this.#versions());
+    if (subsets.join() !== this.draft.subsets.join()) this.#setState(this.state);
+  }
+
+  /** Whether the form differs from the state it was built from (or a review is pending). */
+  get edited() {
+    return Boolean(this.state && (this.reviewed || Object.keys(patchFromDraft(this.state, this.draft)).length));
+  }
+
+  /**
+   * Read the routing again, without blanking the form, unless the operator is editing it (their
+   * edits are never dropped). An unchanged version keeps the form and its last message.
+   */
+  refresh() {
+    if (this.target && !this.loading && !this.edited) this.load({ quiet: Boolean(this.state) });
+  }
+
+  async load({ quiet = false } = {}) {
     const target = this.target;
-    this.body.innerHTML = `<p class="muted" role="status">Reading the routing of ${esc(target.service)}…</p>`;
-    const result = await getTraffic(target.namespace, target.service);
+    if (!quiet) this.body.innerHTML = `<p class="muted" role="status">Reading the routing of ${esc(target.service)}…</p>`;
+    this.loading = true;
+    const result = await getTraffic(target.namespace, target.service).finally(() => { this.loading = false; });
     if (this.target !== target) return;
+    // Edits begun while a quiet read was on the way win; so does a form already showing this version.
+    if (quiet && (this.edited || result.ok && result.body.version === this.state?.version && !syncNote(result.body))) return;
     if (!result.ok) {
       this.body.innerHTML = `<div class="tr-alert" role="alert" data-testid="traffic-error"><strong>The routing could not be read</strong><p>${esc(result.body.error.message)}</p></div>`;
+      this.onState?.(null, result.body.error);
       return;
     }
     this.#setState(result.body);
@@ -198,10 +284,34 @@ class TrafficEditor {
 
   #setState(state) {
     this.state = state;
-    this.draft = draftOf(state);
+    this.receivedAt = Date.now();
+    this.draft = draftOf(state, this.#versions());
     this.reviewed = null;
-    this.summaryEl.textContent = routingSummary(state);
+    if (this.summaryEl) this.summaryEl.textContent = routingSummary(state);
     this.#render();
+    this.#startSyncTick();
+    this.onState?.(state, null);
+  }
+
+  // ---- "last synced N s ago" (answers from the backend's read cache) ---------------------
+
+  #syncText() {
+    return syncNote(this.state, { elapsedS: (Date.now() - this.receivedAt) / 1000 });
+  }
+
+  #startSyncTick() {
+    this.#stopSyncTick();
+    if (!this.#syncText()) return;
+    this.syncTimer = setInterval(() => {
+      const el = this.body.querySelector("[data-testid='traffic-synced']");
+      if (!el || !this.root.isConnected) { this.#stopSyncTick(); return; }
+      el.textContent = this.#syncText();
+    }, SYNC_TICK_MS);
+  }
+
+  #stopSyncTick() {
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    this.syncTimer = null;
   }
 
   #render() {
@@ -209,18 +319,19 @@ class TrafficEditor {
     const d = this.draft;
     const id = this.id;
     const ro = this.canWrite ? "" : " disabled";
-    const hint = this.canWrite ? "" : `<p class="tr-hint" data-testid="traffic-readonly">Read-only. <a href="/login/?next=${encodeURIComponent(location.pathname + location.search)}">Sign in as an operator</a> to change traffic.</p>`;
+    const hint = this.canWrite ? "" : `<p class="tr-hint" data-testid="traffic-readonly">Read-only. <a href="/login/?next=${encodeURIComponent(location.pathname + location.search + location.hash)}">Sign in as an operator</a> to change traffic.</p>`;
     const owner = s.owner === "meshui" || s.owner === "none" ? "" : `<p class="tr-alert tr-alert-warn">Owner: <strong>${esc(s.owner)}</strong>${s.owner === "unmanaged" ? " — hand-written routing; meshui changes only the fields you edit." : " — another controller manages this routing; writes are refused unless an admin forces them."}</p>`;
     const validations = s.validations.length ? `<ul class="tr-validations" data-testid="traffic-validations">${s.validations.map((v) => `<li class="sev-${esc(v.severity)}"><strong>${esc(v.severity)}</strong> ${esc(v.message)} <code>${esc(v.path)}</code></li>`).join("")}</ul>` : "";
     this.body.innerHTML = `${hint}${owner}${validations}
       <div class="tr-stale" role="alert" data-testid="traffic-stale" hidden></div>
       <form class="tr-form" onsubmit="return false" aria-label="Traffic routing of ${esc(s.service)}">
-      <fieldset class="tr-section" data-field="weights"><legend>Weights <span class="muted">(default route)</span></legend>
+      <div class="tr-col tr-col-main">
+      <fieldset class="tr-section tr-s-weights" data-field="weights"><legend>Weights <span class="muted">(default route)</span></legend>
         <label class="tr-check"><input type="checkbox" name="weightsOn" data-testid="weights-on"${d.weightsOn ? " checked" : ""}${ro}> Split traffic by version</label>
         <div class="tr-weights" data-testid="weights"${d.weightsOn ? "" : " hidden"}>
-          <div class="tr-bar" aria-hidden="true">${d.subsets.map((n, i) => `<span data-bar="${esc(n)}" style="background:${SUBSET_COLOURS[i % SUBSET_COLOURS.length]};flex-basis:${d.weights[n]}%">${d.weights[n] >= 12 ? esc(n) : ""}</span>`).join("")}</div>
+          ${weightsBarHtml(d.subsets, d.weights)}
           ${d.subsets.map((n, i) => `<div class="tr-weight-row" data-field="weights.${esc(n)}">
-            <span class="tr-swatch" style="background:${SUBSET_COLOURS[i % SUBSET_COLOURS.length]}" aria-hidden="true"></span>
+            <span class="tr-swatch" style="background:${subsetColour(i)}" aria-hidden="true"></span>
             <label for="${id}-w-${esc(n)}" class="tr-subset">${esc(n)}</label>
             <input type="range" id="${id}-w-${esc(n)}" min="0" max="100" step="1" value="${d.weights[n]}" data-weight="${esc(n)}" data-testid="weight-slider-${esc(n)}" aria-label="Weight of ${esc(n)}, percent"${ro}>
             <input type="number" min="0" max="100" step="1" value="${d.weights[n]}" data-weight="${esc(n)}" data-testid="weight-input-${esc(n)}" aria-label="Weight of ${esc(n)} (number), percent"${ro}>
@@ -234,13 +345,15 @@ class TrafficEditor {
           </div>
         </div>
       </fieldset>
-      <fieldset class="tr-section" data-field="routes"><legend>Header routes</legend>
+      <fieldset class="tr-section tr-s-routes" data-field="routes"><legend>Header routes</legend>
         ${d.kept.length ? `<p class="muted small">${d.kept.length} other match route${d.kept.length > 1 ? "s" : ""} (URI, several conditions or weights) kept as written.</p>` : ""}
         <div class="tr-routes">${d.rows.map((r, i) => this.#routeRow(r, i, ro)).join("")}</div>
         ${d.rows.length ? "" : `<p class="muted small">No header routes: every request takes the weights above.</p>`}
         <button type="button" data-action="add-route" data-testid="add-route"${ro}${d.subsets.length ? "" : " disabled"}>Add header route</button>
       </fieldset>
-      <fieldset class="tr-section" data-field="fault"><legend>Fault injection</legend>
+      </div>
+      <div class="tr-col tr-col-more">
+      <fieldset class="tr-section tr-s-fault" data-field="fault"><legend>Fault injection</legend>
         <div class="tr-grid" data-field="fault.abort">
           <label class="tr-check"><input type="checkbox" name="abortOn" data-testid="abort-on"${d.abortOn ? " checked" : ""}${ro}> Abort</label>
           <label>HTTP status <input type="number" name="abortStatus" min="200" max="599" value="${esc(d.abortStatus)}" data-field="fault.abort.http_status"${ro}></label>
@@ -252,7 +365,7 @@ class TrafficEditor {
           <label>of requests, % <input type="number" name="delayPercent" min="0" max="100" step="0.1" value="${esc(d.delayPercent)}" data-field="fault.delay.percent"${ro}></label>
         </div>
       </fieldset>
-      <fieldset class="tr-section" data-field="retries"><legend>Timeout and retries</legend>
+      <fieldset class="tr-section tr-s-retries" data-field="retries"><legend>Timeout and retries</legend>
         <div class="tr-grid">
           <label>Timeout <input type="text" name="timeout" value="${esc(d.timeout)}" placeholder="none" data-field="timeout" data-testid="timeout"${ro}></label>
           <label>Retry attempts <input type="number" name="attempts" min="0" max="100" value="${esc(d.attempts)}" placeholder="none" data-field="retries.attempts"${ro}></label>
@@ -260,9 +373,10 @@ class TrafficEditor {
           <label>Retry on <input type="text" name="retryOn" value="${esc(d.retryOn)}" placeholder="e.g. 5xx,reset" data-field="retries.retry_on"${ro}></label>
         </div>
       </fieldset>
-      <fieldset class="tr-section" data-field="circuit_breaker"><legend>Circuit breaker</legend>
+      <fieldset class="tr-section tr-s-breaker" data-field="circuit_breaker"><legend>Circuit breaker</legend>
         <div class="tr-grid">${BREAKER_FIELDS.map(([key, label, type]) => `<label>${esc(label)} <input type="${type === "int" ? "number" : "text"}" name="cb-${key}" data-breaker="${key}" value="${esc(d.breaker[key])}" placeholder="${type === "int" ? "none" : "e.g. 30s"}" data-field="circuit_breaker.${key}"${ro}></label>`).join("")}</div>
       </fieldset>
+      </div>
       <div class="tr-actions">
         <button type="button" class="tr-primary" data-action="review" data-testid="traffic-review"${ro}>Review changes</button>
         <button type="button" class="tr-primary" data-action="apply" data-testid="traffic-apply" disabled>Apply</button>
@@ -272,7 +386,20 @@ class TrafficEditor {
       <div class="tr-preview" data-testid="traffic-preview" hidden></div>
       </form>
       <details class="tr-current"><summary>Current resources (${s.resources.length})</summary>${this.#resources(s.resources)}</details>
-      <p class="muted small tr-meta">Version <code>${esc(s.version)}</code> · <a href="/changes?namespace=${encodeURIComponent(s.namespace)}&amp;service=${encodeURIComponent(s.service)}">history</a> · <a href="/istio-config?namespace=${encodeURIComponent(s.namespace)}">Istio config</a></p>`;
+      ${this.#metaLine()}`;
+  }
+
+  /** Version, owner and (for cached reads) the sync age; links to this service's changes and the Istio config. */
+  #metaLine() {
+    const s = this.state;
+    const synced = this.#syncText();
+    const owner = { none: "", meshui: "managed by meshui" }[s.owner] ?? (s.owner ? `owner ${s.owner}` : "");
+    const syncedAt = s.synced_at ? ` title="Read from meshui's cache of the cluster; last synced ${esc(s.synced_at)}"` : "";
+    return `<p class="muted small tr-meta" data-testid="traffic-meta">Version <code>${esc(s.version)}</code>`
+      + (owner ? ` · <span data-testid="traffic-owner">${esc(owner)}</span>` : "")
+      + (synced ? ` · <span class="tr-synced" data-testid="traffic-synced"${syncedAt}>${esc(synced)}</span>` : "")
+      + `<br><a href="${esc(changesUrl(s.namespace, s.service))}" data-testid="traffic-changes-link">Changes of ${esc(s.service)}</a>`
+      + ` · <a href="/istio-config?namespace=${encodeURIComponent(s.namespace)}">Istio config</a></p>`;
   }
 
   #routeRow(r, i, ro) {
@@ -342,7 +469,8 @@ class TrafficEditor {
   }
 
   #rerenderKeepingScroll() {
-    const scroller = this.root.closest(".graph-panel");
+    // The graph panel scrolls by itself; on a page the document does.
+    const scroller = this.root.closest(".graph-panel") ?? document.scrollingElement;
     const top = scroller?.scrollTop;
     this.#render();
     if (scroller) scroller.scrollTop = top;
@@ -354,7 +482,7 @@ class TrafficEditor {
     for (const input of this.body.querySelectorAll("[data-weight]")) {
       if (input !== active) input.value = String(d.weights[input.dataset.weight]);
     }
-    for (const bar of this.body.querySelectorAll("[data-bar]")) {
+    for (const bar of this.body.querySelectorAll(".tr-form [data-bar]")) {
       const w = d.weights[bar.dataset.bar];
       bar.style.flexBasis = `${w}%`;
       bar.textContent = w >= 12 ? bar.dataset.bar : "";
@@ -373,10 +501,17 @@ class TrafficEditor {
     this.#status("");
   }
 
-  #status(text, kind = "") {
+  #status(text, kind = "", link = null) {
     const el = this.body.querySelector(".tr-status");
     el.textContent = text;
     el.dataset.kind = kind;
+    if (link) {
+      const a = document.createElement("a");
+      a.href = link.href;
+      a.textContent = link.text;
+      a.dataset.testid = "traffic-status-link";
+      el.append(" ", a);
+    }
   }
 
   #clearErrors() {
@@ -437,7 +572,8 @@ class TrafficEditor {
     if (!result.ok) { this.#failed(result); return; }
     const changeId = result.body.change_id;
     this.#setState(result.body);
-    this.#status(`Applied${changeId ? ` (change #${changeId})` : ""}: ${routingSummary(result.body)}.`, "ok");
+    const link = changeId ? { href: `${changesUrl(t.namespace, t.service)}#change-${changeId}`, text: "See it in Changes" } : null;
+    this.#status(`Applied${changeId ? ` (change #${changeId})` : ""}: ${routingSummary(result.body)}.`, "ok", link);
     window.dispatchEvent(new CustomEvent("meshui:traffic-changed", { detail: { namespace: t.namespace, service: t.service, state: result.body } }));
   }
 
@@ -466,6 +602,11 @@ class TrafficEditor {
   }
 }
 
+/** The Changes page filtered to one service. */
+export function changesUrl(namespace, service) {
+  return `/changes?namespace=${encodeURIComponent(namespace)}&service=${encodeURIComponent(service)}`;
+}
+
 /** A unified diff as HTML lines (added, removed, hunk headers marked by class and sign). */
 export function diffHtml(diff) {
   if (!diff) return `<p class="muted small">No difference.</p>`;
@@ -477,15 +618,25 @@ export function diffHtml(diff) {
 }
 
 /**
- * The graph panel's hook: show the traffic editor of `node`'s service inside `panelRoot`
- * (created once per panel, before its Traces section), or hide it for nodes without a service.
+ * Show the traffic editor of a service in `host`; one editor per host, created at the first call.
+ *
+ * - The graph's side panel (default): `subject` is the selected graph node; the editor shows the
+ *   routing of its service (`serviceOfNode`) in a collapsible section before the panel's Traces
+ *   section, or hides for nodes without a service.
+ * - A page (`{inline: true, onState}`): `subject` is `{namespace, service}`; the form is drawn
+ *   in `host` and read at once; `onState(state | null, error)` hears every state it shows.
+ *
+ * `versions({namespace, service})` (both hosts) gives the versions the host's telemetry knows for
+ * the service, offered as subsets beside the DestinationRule's. Options count at the first call.
+ * Returns the editor (`refresh()` reads again unless the form holds edits; `versionsChanged()`
+ * offers versions the host learnt since).
  */
-export function mountTrafficEditor(panelRoot, node) {
-  let editor = editors.get(panelRoot);
+export function mountTrafficEditor(host, subject, { inline = false, onState = null, versions = null } = {}) {
+  let editor = editors.get(host);
   if (!editor) {
-    editor = new TrafficEditor(panelRoot);
-    editors.set(panelRoot, editor);
+    editor = new TrafficEditor(host, { inline, onState, versions });
+    editors.set(host, editor);
   }
-  editor.show(serviceOfNode(node));
+  editor.show(inline ? subject ?? null : serviceOfNode(subject));
   return editor;
 }

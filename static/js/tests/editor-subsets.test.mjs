@@ -1,0 +1,25 @@
+// Unit tests of the subsets the traffic editor offers: node --test static/js/tests/
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { changesUrl, subsetsOf } from "../traffic/editor.js";
+
+const subsets = (...names) => names.map((name) => ({ name, labels: { version: name } }));
+
+test("test_versions_seen_in_telemetry_are_offered_beside_the_destination_rule_subsets", () => {
+  // given a DestinationRule left with v1 and v3 after v2 was set to 0, and telemetry showing v1..v3
+  const state = { subsets: subsets("v3", "v1") };
+  // then the form offers all three, in natural order
+  assert.deepEqual(subsetsOf(state, ["v2", "v1", "v3"]), ["v1", "v2", "v3"]);
+  assert.deepEqual(subsetsOf(state, ["v10", "v2"]), ["v1", "v2", "v3", "v10"]);
+});
+
+test("test_without_versions_or_with_unusable_ones_the_state_subsets_stay", () => {
+  const state = { subsets: subsets("v1") };
+  assert.deepEqual(subsetsOf(state), ["v1"]);
+  assert.deepEqual(subsetsOf(state, ["unknown", "", "V2", null, "has space"]), ["v1"]);
+});
+
+test("test_the_changes_link_is_filtered_to_the_service", () => {
+  assert.equal(changesUrl("bookinfo", "reviews"), "/changes?namespace=bookinfo&service=reviews");
+});
