@@ -99,6 +99,9 @@ def state_of(
         **to_wire(parsed.spec),
         "owner": parsed.owner,
         "version": version,
+        # What weights and routes may name: a subset at weight 0 leaves the DestinationRule, but
+        # the version telemetry sees stays offered (so "promote v1, then promote v2" works).
+        "available_subsets": [{"name": x.name, "labels": dict(x.labels)} for x in parsed.available_subsets],
         "resources": [resource_entry(r) for r in mine],
         "validations": validations,
         **freshness(synced_at, from_cache),

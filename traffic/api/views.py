@@ -13,7 +13,6 @@ from typing import Any
 
 from django.conf import settings
 from django.shortcuts import get_object_or_404
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ParseError, PermissionDenied
 from rest_framework.parsers import JSONParser
@@ -24,6 +23,7 @@ from rest_framework.views import APIView
 from accounts.permissions import CanRead
 from accounts.roles import ADMIN, has_role
 from traffic import actions, fetch
+from traffic.api import schema
 from traffic.api.serializers import (
     MAX_BODY_BYTES,
     ChangesQuerySerializer,
@@ -102,7 +102,8 @@ class ServiceTrafficView(_TrafficView):
     @extend_schema(
         operation_id="traffic_read",
         summary="The traffic routing of a service (ETag = its version)",
-        responses={200: OpenApiTypes.OBJECT},
+        parameters=[schema.ETAG],
+        responses={200: schema.TrafficStateSerializer, **schema.READ_ERRORS},
     )
     def get(self, request: Request, namespace: str, service: str) -> Response:
         dns_label(namespace, "namespace")
@@ -112,8 +113,13 @@ class ServiceTrafficView(_TrafficView):
     @extend_schema(
         operation_id="traffic_change",
         summary="Change weights, routes, fault, timeout, retries or circuit breaker (If-Match, dry_run)",
-        request=OpenApiTypes.OBJECT,
-        responses={200: OpenApiTypes.OBJECT},
+        description="Present fields replace that field as a whole, null removes it, absent fields stay. Checks, in "
+        "order: authentication and role; If-Match; the body (400 naming the field); the rendered resources against "
+        "Istio's CRD schemas and semantic checks. A no-op writes nothing and records no change.",
+        parameters=[schema.IF_MATCH, schema.DRY_RUN, schema.FORCE, schema.ETAG],
+        request=schema.PATCH_REQUEST,
+        examples=schema.PATCH_EXAMPLES,
+        responses={200: schema.TrafficWriteSerializer, **schema.WRITE_ERRORS},
     )
     def patch(self, request: Request, namespace: str, service: str) -> Response:
         dns_label(namespace, "namespace")
@@ -135,7 +141,10 @@ class ServiceTrafficView(_TrafficView):
     @extend_schema(
         operation_id="traffic_remove",
         summary="Remove meshui-managed routing of the service",
-        responses={200: OpenApiTypes.OBJECT},
+        description="meshui's own resources go; hand-written ones lose only the parts meshui manages. The "
+        "VirtualService is written before the DestinationRule loses subsets (make before break).",
+        parameters=[schema.IF_MATCH, schema.DRY_RUN, schema.FORCE, schema.ETAG],
+        responses={200: schema.TrafficWriteSerializer, **schema.WRITE_ERRORS},
     )
     def delete(self, request: Request, namespace: str, service: str) -> Response:
         dns_label(namespace, "namespace")
@@ -161,7 +170,8 @@ class ChangeListView(_TrafficView):
     @extend_schema(
         operation_id="changes_list",
         summary="Applied traffic changes, newest first",
-        responses={200: OpenApiTypes.OBJECT},
+        parameters=[schema.NAMESPACE_FILTER, schema.SERVICE_FILTER, schema.LIMIT],
+        responses={200: schema.CHANGES_RESPONSE, **schema.READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
         query = ChangesQuerySerializer(data=request.query_params.dict())
@@ -179,8 +189,11 @@ class ChangeRevertView(_TrafficView):
     @extend_schema(
         operation_id="change_revert",
         summary="Restore a change's before state (409 if changed since)",
+        description="Puts back the resources exactly as they were before the change, only while the service's "
+        "version is still the one the change left; the revert is itself a change.",
         request=None,
-        responses={200: OpenApiTypes.OBJECT},
+        parameters=[schema.FORCE, schema.ETAG],
+        responses={200: schema.TrafficWriteSerializer, **schema.REVERT_ERRORS},
     )
     def post(self, request: Request, change_id: int) -> Response:
         change = get_object_or_404(TrafficChange, pk=change_id)
@@ -196,7 +209,8 @@ class IstioConfigView(_TrafficView):
     @extend_schema(
         operation_id="istio_config_list",
         summary="VirtualServices and DestinationRules with validations",
-        responses={200: OpenApiTypes.OBJECT},
+        parameters=[schema.NAMESPACE_FILTER],
+        responses={200: schema.ISTIO_CONFIG_RESPONSE, **schema.READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
         query = IstioConfigQuerySerializer(data=request.query_params.dict())

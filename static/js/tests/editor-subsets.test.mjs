@@ -14,6 +14,13 @@ test("test_versions_seen_in_telemetry_are_offered_beside_the_destination_rule_su
   assert.deepEqual(subsetsOf(state, ["v10", "v2"]), ["v1", "v2", "v3", "v10"]);
 });
 
+test("test_the_subsets_the_api_accepts_are_offered", () => {
+  // given a state whose DestinationRule lost v2 but whose API still accepts it
+  const state = { subsets: subsets("v1"), available_subsets: subsets("v1", "v2") };
+  // then v2 is offered without any help from the host's telemetry
+  assert.deepEqual(subsetsOf(state), ["v1", "v2"]);
+});
+
 test("test_without_versions_or_with_unusable_ones_the_state_subsets_stay", () => {
   const state = { subsets: subsets("v1") };
   assert.deepEqual(subsetsOf(state), ["v1"]);

@@ -103,13 +103,14 @@ function simpleRoute(route) {
 }
 
 /**
- * The subsets the form offers: the DestinationRule's (the state's) and the versions telemetry
- * shows for the service (`versions`, from the host), in natural order. The API accepts both; the
- * state lists only the first, so without the second a subset left at 0 by an apply (dropped
- * from the DestinationRule) could not be given traffic again — "promote v1" then "promote v2".
+ * The subsets the form offers, in natural order: the DestinationRule's (`state.subsets`), the
+ * ones the API accepts (`state.available_subsets`: those plus the versions its telemetry saw) and
+ * the versions the host's telemetry shows (`versions`). Without the last two a subset left at 0
+ * by an apply (dropped from the DestinationRule) could not be given traffic again — "promote v1"
+ * then "promote v2".
  */
 export function subsetsOf(state, versions = []) {
-  const names = new Set(state.subsets.map((s) => s.name));
+  const names = new Set([...state.subsets, ...(state.available_subsets ?? [])].map((s) => s.name));
   for (const v of versions) if (typeof v === "string" && SUBSET_NAME.test(v)) names.add(v);
   return sortSubsets([...names]);
 }
