@@ -1,7 +1,8 @@
 """Concurrent PATCHes with the same If-Match against live daphne servers: exactly one wins.
 
 Two daphne processes on 127.0.0.1 share one database (SQLite file, then a throwaway
-PostgreSQL database), so writers really race on the version's compare-and-swap.
+PostgreSQL database), so writers really race on the version's compare-and-swap; on the gitops
+backend they also share one git repository, so they race on its lock and its version digest.
 """
 
 from __future__ import annotations
@@ -22,6 +23,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import yaml
+
+from tests.support.gitrepo import git, new_repository
+from tests.unit.traffic.test_traffic_gitops import HAND_WRITTEN
 
 pytestmark = pytest.mark.integration
 
@@ -31,10 +36,11 @@ WRITERS = 30
 START_TIMEOUT_S = 30
 
 
-def _env(tmp_path: Path, database_url: str) -> dict[str, str]:
+def _env(tmp_path: Path, database_url: str, extra: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MESHUI_") and k != "DATABASE_URL"}
     env.update(DJANGO_SETTINGS_MODULE="meshui.settings", DATABASE_URL=database_url,
                MESHUI_DATA_DIR=str(tmp_path / "data"), MESHUI_SECRET_KEY="k" * 40, PYTHONPATH=str(REPO))  # fmt: skip
+    env.update(extra)
     return env
 
 
@@ -90,8 +96,11 @@ def postgres_url() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _race(tmp_path: Path, database_url: str) -> tuple[list[int], list[dict], dict]:
-    env = _env(tmp_path, database_url)
+def _race(tmp_path: Path, database_url: str, **extra_env: str) -> tuple[list[int], list[dict], dict]:
+    """30 PATCHes with one If-Match, alternating between two daphne servers sharing ``database_url``
+    (and ``extra_env``: the backend's settings); returns the statuses, the changes listed after
+    them and the final state (with the raw results under ``_results``)."""
+    env = _env(tmp_path, database_url, extra_env)
     for args in (["migrate", "--noinput"], ["create_api_token", "racer", "--role", "operator", "--name", "race"]):
         done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True,
                               text=True, timeout=120, check=False)  # fmt: skip
@@ -130,6 +139,7 @@ def _assert_one_winner(statuses: list[int], changes: list[dict], final: dict) ->
     winner = next(body for status, body in final["_results"] if status == 200)
     assert len(changes) == 1
     assert changes[0]["after"]["weights"] == winner["weights"] == final["weights"]
+    assert changes[0]["after"] == {key: final[key] for key in changes[0]["after"]}
 
 
 def test_concurrent_patches_with_one_if_match_have_one_winner_on_sqlite(tmp_path):
@@ -147,3 +157,29 @@ def test_concurrent_patches_with_one_if_match_have_one_winner_on_postgresql(tmp_
     statuses, changes, final = _race(tmp_path, postgres_url)
     # then one 200, the rest 412, one audit row matching the state
     _assert_one_winner(statuses, changes, final)
+
+
+def test_concurrent_patches_with_one_if_match_have_one_winner_on_gitops(tmp_path):
+    # given two daphne servers on one SQLite database and one git repository of hand-written routing
+    root = new_repository(tmp_path / "gitops", {"apps/reviews.yaml": HAND_WRITTEN})
+    # when 30 writers PATCH with the same If-Match
+    statuses, changes, final = _race(tmp_path, f"sqlite:///{tmp_path / 'race.sqlite3'}",
+                                     MESHUI_MESH_BACKEND="gitops", MESHUI_GITOPS_DIR=str(root))  # fmt: skip
+    # then one 200, the rest 412, one audit row matching the state
+    _assert_one_winner(statuses, changes, final)
+    # and one new commit, by the token's user, of files that parse and hold the winner's weights
+    weights = final["weights"]
+    assert git(root, "log", "--format=%an|%s").splitlines() == [
+        f"racer|meshui: bookinfo/reviews: weights: v1 100 → v1 {weights['v1']}, v2 {weights['v2']} (by racer)",
+        "hand|initial",
+    ]
+    assert git(root, "status", "--porcelain") == ""
+    text = (root / "apps" / "reviews.yaml").read_text(encoding="utf-8")
+    vs, dr, unrelated = yaml.safe_load_all(text)
+    assert {r["destination"]["subset"]: r["weight"] for r in vs["spec"]["http"][0]["route"]} == weights
+    assert [s["name"] for s in dr["spec"]["subsets"]] == ["v1", "v2"]
+    assert unrelated == {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "unrelated"},
+                         "data": {"key": "value"}}  # fmt: skip
+    assert text.startswith("# Routing of the reviews service — owned by the books team.\n")
+    assert "  - reviews   # the short name on purpose\n" in text
+    assert "  key: value  # keep me\n" in text

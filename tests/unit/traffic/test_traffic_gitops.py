@@ -145,3 +145,20 @@ def test_a_failed_second_write_undoes_the_first_and_reports_the_steps(repo, tmp_
     assert failure.value.details["compensated"] is True
     assert {p.name: p.read_text() for p in (repo / "apps").iterdir()} == before
     assert TrafficChange.objects.count() == 0
+
+
+def test_a_file_ending_with_a_document_separator_keeps_it_through_an_edit(repo, operator):
+    # given the hand-written file ending with "---", as Istio's own samples do
+    path = repo / "apps" / "reviews.yaml"
+    path.write_text(HAND_WRITTEN + "---\n")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "end with a separator")
+    weighted = HAND_WRITTEN.replace(
+        "    - destination:\n        host: reviews\n        subset: v1\n---",
+        "    - destination:\n        host: reviews\n        subset: v1\n      weight: 80\n"
+        "    - destination:\n        host: reviews\n        subset: v2\n      weight: 20\n---",
+    )
+    # when
+    response = patch(operator, {"weights": {"v1": 80, "v2": 20}})
+    # then the separator is written back as it was, not as an explicit null document
+    assert response.status_code == 200, response.json()
+    assert path.read_text() == weighted + "---\n"
