@@ -4,7 +4,11 @@
   skipped), several documents per file. A document's namespace is ``metadata.namespace``
   (``default`` when absent).
 * Edits go through ruamel.yaml's round-trip mode: unrelated documents, key order, comments
-  and quoting stay; new resources are written to ``<namespace>/<name>.yaml``.
+  and quoting stay; new resources are written to ``<namespace>/<name>.yaml``. ruamel writes one
+  indentation style per file, so the file's own layout is put back line by line
+  (``keep_layout``): lines the change does not touch keep their exact text, new lines take the
+  indentation of their neighbours — and the result is kept only if it reads back as the same
+  documents (else ruamel's uniform layout is written).
 * Crash-safe: each file is written to a temporary file in its folder, fsynced and renamed
   over the old one, so a reader sees the old or the new file, never half of one.
 * When the directory is inside a git work tree, each change is one commit of the files it
@@ -17,6 +21,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import fcntl
 import hashlib
 import io
@@ -65,6 +70,69 @@ def _yaml(text: str = "") -> YAML:
 
 def _plain(node: Any) -> Any:
     return json.loads(json.dumps(node, default=str))
+
+
+def _dump(yaml: YAML, documents: list[Any], text: str) -> str:
+    """``documents`` as ``text``'s file writes them (an opening ``---`` and trailing separators kept)."""
+    documents = list(documents)
+    # A file ending in "---" (as Istio's samples do) loads with an empty last document: write the
+    # separator back rather than letting ruamel dump it as "--- null" + "...".
+    trailing = 0
+    while documents and documents[-1] is None:
+        documents.pop()
+        trailing += 1
+    out = io.StringIO()
+    if text.lstrip().startswith("---"):
+        yaml.explicit_start = True
+    yaml.dump_all(documents, out)
+    return out.getvalue() + "---\n" * trailing
+
+
+def _reads_as(text: str, documents: list[Any]) -> bool:
+    """Whether ``text`` loads as exactly ``documents``."""
+    try:
+        return _plain(list(_yaml(text).load_all(text))) == _plain(documents)
+    except YAMLError:
+        return False
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def keep_layout(original: str, before: str, after: str) -> str:
+    """``after`` written with ``original``'s own indentation (pure, text only).
+
+    ``before`` and ``after`` are ruamel's renderings of the file's documents before and after
+    the change; ``original`` is the file as it is, the same documents as ``before`` but maybe
+    indented otherwise (``hosts`` indented under its key, ``http`` not, in one document). When
+    ``original`` and ``before`` hold the same lines up to indentation, lines the change leaves
+    alone keep their exact text and a changed or new line is shifted as the nearest line above it
+    at its depth or shallower was. Otherwise ``after`` is returned as it is. The caller checks
+    that the result reads back as the intended documents.
+    """
+    if original == before:
+        return after
+    theirs, ours, wanted = original.splitlines(), before.splitlines(), after.splitlines()
+    if len(theirs) != len(ours) or any(a.strip() != b.strip() for a, b in zip(theirs, ours, strict=True)):
+        return after
+    shift = [_indent(a) - _indent(b) for a, b in zip(theirs, ours, strict=True)]
+
+    def shifted(line: str, at: int) -> str:
+        depth = _indent(line)
+        context = next((shift[i] for i in range(at - 1, -1, -1)
+                        if ours[i].strip() and not ours[i].lstrip().startswith("#") and _indent(ours[i]) <= depth),
+                       0)  # fmt: skip
+        return " " * max(0, depth + context) + line.lstrip(" ") if line.strip() else line
+
+    lines: list[str] = []
+    matcher = difflib.SequenceMatcher(None, ours, wanted, autojunk=False)
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            lines.extend(theirs[i1:i2])
+        else:
+            lines.extend(shifted(line, i1) for line in wanted[j1:j2])
+    return "\n".join(lines) + ("\n" if original.endswith("\n") else "")
 
 
 def _merge(target: Any, desired: Any) -> Any:
@@ -202,6 +270,7 @@ class GitopsBackend(MeshBackend):
         yaml = _yaml(text)
         documents = list(yaml.load_all(text)) if text else []
         documents = [d for d in documents if d is not None] if not found else documents
+        before = _dump(yaml, documents, text) if text else ""
         if found is None:
             if write.body is None:
                 return path
@@ -213,17 +282,11 @@ class GitopsBackend(MeshBackend):
         if not [d for d in documents if d is not None]:
             self.write_file(path, None)
             return path
-        # A file ending in "---" (as Istio's samples do) loads with an empty last document: write the
-        # separator back rather than letting ruamel dump it as "--- null" + "...".
-        trailing = 0
-        while documents[-1] is None:
-            documents.pop()
-            trailing += 1
-        out = io.StringIO()
-        if text.lstrip().startswith("---"):
-            yaml.explicit_start = True
-        yaml.dump_all(documents, out)
-        self.write_file(path, out.getvalue() + "---\n" * trailing)
+        after = _dump(yaml, documents, text)
+        kept = keep_layout(text, before, after) if text else after
+        if kept != after and not _reads_as(kept, documents):
+            kept = after  # the file's layout could not be kept faithfully: ruamel's own is correct
+        self.write_file(path, kept)
         return path
 
     def _git(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -162,3 +162,63 @@ def test_a_file_ending_with_a_document_separator_keeps_it_through_an_edit(repo, 
     # then the separator is written back as it was, not as an explicit null document
     assert response.status_code == 200, response.json()
     assert path.read_text() == weighted + "---\n"
+
+
+MIXED_INDENTATION = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: reviews
+  namespace: bookinfo
+spec:
+  hosts:
+    - reviews
+  http:
+  - route:
+    - destination:
+        host: reviews
+        subset: v1
+      weight: 80
+    - destination:
+        host: reviews
+        subset: v2
+      weight: 20"""
+
+
+def test_an_edit_keeps_the_files_own_indentation_and_changes_only_its_lines(repo, operator):
+    # given a hand-written file indenting hosts under its key but not http, without a final newline
+    path = repo / "apps" / "reviews.yaml"
+    path.write_text(MIXED_INDENTATION + "\n---\n" + HAND_WRITTEN.split("---\n", 1)[1].rstrip("\n"))
+    # when the weights change
+    response = patch(operator, {"weights": {"v1": 90, "v2": 10}})
+    # then exactly the two weight lines differ: indentation, the other documents and the missing
+    # final newline are as they were
+    assert response.status_code == 200, response.json()
+    before = (MIXED_INDENTATION + "\n---\n" + HAND_WRITTEN.split("---\n", 1)[1].rstrip("\n")).splitlines()
+    after = path.read_text().splitlines()
+    assert len(after) == len(before)
+    assert [(b, a) for b, a in zip(before, after, strict=True) if a != b] == [
+        ("      weight: 80", "      weight: 90"), ("      weight: 20", "      weight: 10")]  # fmt: skip
+    assert not path.read_text().endswith("\n")
+
+
+def test_new_lines_take_the_indentation_of_their_neighbours():
+    # given ruamel's uniform rendering of a file whose hosts list is indented under its key
+    from traffic.backends.gitops import keep_layout
+
+    original = "spec:\n  hosts:\n    - reviews\n  http:\n  - route: a\n"
+    before = "spec:\n  hosts:\n  - reviews\n  http:\n  - route: a\n"
+    after = "spec:\n  hosts:\n  - reviews\n  - ratings\n  http:\n  - route: a\n  - route: b\n"
+    # when the file is written with its own layout
+    kept = keep_layout(original, before, after)
+    # then the new host follows the hosts' indentation and the new route the routes'
+    assert kept == "spec:\n  hosts:\n    - reviews\n    - ratings\n  http:\n  - route: a\n  - route: b\n"
+
+
+def test_a_file_whose_lines_differ_from_the_rendering_gets_the_rendering():
+    # given a file in flow style (not the same lines as ruamel's block rendering)
+    from traffic.backends.gitops import keep_layout
+
+    # when / then ruamel's layout is used as it is
+    assert keep_layout("spec: {hosts: [a]}\n", "spec:\n  hosts:\n  - a\n", "spec:\n  hosts:\n  - b\n") == (
+        "spec:\n  hosts:\n  - b\n")  # fmt: skip
