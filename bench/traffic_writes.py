@@ -223,7 +223,8 @@ def bench_backend(backend: str, writes: int, writers: int) -> None:
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=writers) as pool:
                 statuses = list(pool.map(
-                    lambda i: _request("PATCH", url, token, {"weights": {"v1": 100 - i, "v2": i}},
+                    # v3 shares: no contender repeats the current weights (a no-op would be a 200 too)
+                    lambda i: _request("PATCH", url, token, {"weights": {"v1": 100 - i, "v3": i}},
                                        **{"If-Match": f'"{current}"'})[0],
                     range(1, writers + 1),
                 ))  # fmt: skip
