@@ -83,9 +83,27 @@ function percent(value) {
   return `${Number(value)}%`;
 }
 
+/** One match condition in words: `x-group = "test"`, `end-user starts with "j"`, `uri …`. */
+function describeMatch(match) {
+  const words = { exact: "=", prefix: "starts with", regex: "matches" };
+  const parts = Object.entries(match.headers ?? {}).map(([name, condition]) => {
+    const [[kind, value]] = Object.entries(condition);
+    return `${name} ${words[kind] ?? kind} "${value}"`;
+  });
+  const others = Object.keys(match).filter((k) => k !== "headers");
+  if (others.length) parts.push(`${others.join(", ")} condition${others.length === 1 ? "" : "s"}`);
+  return parts.join(" and ") || "every request";
+}
+
+function describeRoute(route) {
+  const subsets = sortSubsets(Object.keys(route.weights));
+  const to = subsets.map((s) => `${s} ${percent(route.weights[s])}`).join(", ");
+  return `${(route.match ?? []).map(describeMatch).join(" or ")} → ${to}`;
+}
+
 /**
  * The badges of one traffic state (`GET …/traffic`), in display order. Each is
- * `{kind, short, detail}`: `kind` one of "vs", "split", "fault", "cb", "timeout"; `short` the
+ * `{kind, short, detail}`: `kind` one of "vs", "split", "routes", "fault", "cb", "timeout"; `short` the
  * canvas text; `detail` the side panel's sentence. [] when the service has no routing.
  */
 export function badgesOfState(state) {
@@ -102,6 +120,16 @@ export function badgesOfState(state) {
       // out there; the side panel's sentence lists them all.
       short: subsets.filter((s) => weights[s] > 0).map((s) => `${s}:${weights[s]}`).join(" "),
       detail: `Split: ${subsets.map((s) => `${s} ${percent(weights[s])}`).join(", ")}`,
+    });
+  }
+  const routes = (state.routes ?? []).filter((r) => Object.keys(r.weights ?? {}).length);
+  if (routes.length) {
+    // Canvas: where matching requests go ("↪v3"); the panel: each route's conditions.
+    const targets = sortSubsets([...new Set(routes.flatMap((r) => Object.keys(r.weights).filter((s) => r.weights[s] > 0)))]);
+    badges.push({
+      kind: "routes",
+      short: `↪${targets.join(",")}`,
+      detail: `Match route${routes.length === 1 ? "" : "s"}: ${routes.map(describeRoute).join("; ")}`,
     });
   }
   const fault = state.fault;

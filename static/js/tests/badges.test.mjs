@@ -80,6 +80,22 @@ test("test_badges_of_state_lists_vs_split_fault_cb_timeout_in_order", () => {
   assert.equal(badgeLine(badges.filter((b) => b.kind !== "split")), "VS · ⚡ · CB · t/o 3s");
 });
 
+test("test_match_routes_show_where_matching_requests_go", () => {
+  // given the canary pattern: x-group: test to v3, a jason route split v2/v3, the rest to v1
+  const state = { ...STATE, fault: null, circuit_breaker: null, timeout: null, weights: { v1: 100 }, routes: [
+    { match: [{ headers: { "x-group": { exact: "test" } } }], weights: { v3: 100 } },
+    { match: [{ headers: { "end-user": { prefix: "ja" } } }, { uri: { prefix: "/beta" } }], weights: { v2: 50, v3: 50 } },
+  ] };
+  // when
+  const badges = badgesOfState(state);
+  // then the canvas names the subsets the routes reach, the panel each route's conditions
+  assert.deepEqual(badges.map((b) => b.kind), ["vs", "split", "routes"]);
+  assert.equal(badges[2].short, "↪v2,v3");
+  assert.equal(badges[2].detail,
+    'Match routes: x-group = "test" → v3 100%; end-user starts with "ja" or uri condition → v2 50%, v3 50%');
+  assert.equal(badgeLine(badges), "v1:100 · ↪v2,v3");
+});
+
 test("test_badges_of_state_is_empty_without_routing", () => {
   const none = { ...STATE, weights: {}, fault: null, timeout: null, circuit_breaker: null, resources: [] };
   assert.deepEqual(badgesOfState(none), []);
