@@ -1,7 +1,7 @@
 """Benchmark of the traffic API end to end: reads, writes, dry runs and contended writes, per backend.
 
 Run: ``.venv/bin/python bench/traffic_writes.py`` (``--backends local,gitops,kubernetes,postgres``,
-``--writes N``).
+``--writes N``, ``--kube-cache-ttl S``: the kubernetes backend's read cache, default meshui's).
 
 For each backend it starts meshui's real ASGI application in daphne on a free 127.0.0.1 port
 (production settings, a temporary data directory, the embedded demo mesh as telemetry) and
@@ -53,6 +53,8 @@ POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REQUEST_TIMEOUT_S = 60
 START_TIMEOUT_S = 60
 SHIFTS = ({"v1": 90, "v2": 10}, {"v1": 80, "v2": 20})
+# The loopback API server of the kubernetes run, whose request log says how many LISTs reads cost.
+API_SERVERS: list = []
 
 
 def machine() -> str:
@@ -146,11 +148,13 @@ def _store(backend: str, workdir: Path) -> Iterator[dict[str, str] | None]:
     from tests.support.fake_kube_apiserver import FakeKubeApiServer, kubeconfig
 
     server = FakeKubeApiServer()
+    API_SERVERS.append(server)
     try:
         path = kubeconfig(server.url, workdir / "kubeconfig")
         yield {**base, "MESHUI_MESH_BACKEND": "kubernetes", "MESHUI_KUBECONFIG": str(path),
                "MESHUI_KUBE_CONTEXT": "fake"}  # fmt: skip
     finally:
+        API_SERVERS.remove(server)
         server.stop()
 
 
@@ -187,7 +191,7 @@ def _server(env: dict[str, str]) -> Iterator[str]:
             process.wait(timeout=10)
 
 
-def bench_backend(backend: str, writes: int, writers: int) -> None:
+def bench_backend(backend: str, writes: int, writers: int, kube_cache_ttl: float | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="meshui-bench-") as directory, _store(backend, Path(directory)) as store:
         if store is None:
             return
@@ -195,6 +199,8 @@ def bench_backend(backend: str, writes: int, writers: int) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MESHUI_") and k != "DATABASE_URL"}
         env.update(DJANGO_SETTINGS_MODULE="meshui.settings", MESHUI_DATA_DIR=str(workdir / "data"),
                    MESHUI_SECRET_KEY=secrets.token_hex(24), PYTHONPATH=str(REPO), **store)  # fmt: skip
+        if kube_cache_ttl is not None:
+            env["MESHUI_KUBE_CACHE_TTL_S"] = f"{kube_cache_ttl:g}"
         _manage(env, "migrate", "--noinput")
         token = _manage(env, "create_api_token", "bench", "--role", "operator", "--name", "bench").split()[-1]
         with _server(env) as base:
@@ -202,8 +208,14 @@ def bench_backend(backend: str, writes: int, writers: int) -> None:
             status, state, _ = _request("PATCH", url, token, {"weights": {"v1": 100}})
             if status != 200:
                 raise RuntimeError(f"{backend}: first write answered {status}: {state}")
-            print(f"{backend}:")
+            shown = backend == "kubernetes" and kube_cache_ttl is not None
+            cache = f" (read cache TTL {kube_cache_ttl:g} s)" if shown else ""
+            print(f"{backend}{cache}:")
+            logged = len(API_SERVERS[0].requests) if API_SERVERS else 0
             print(f"  GET traffic state          {_summary(_timed(lambda: _request('GET', url, token), writes))}")
+            if API_SERVERS:
+                lists = sum(1 for method, *_ in API_SERVERS[0].requests[logged:] if method == "GET")
+                print(f"    API server reads for those {writes + 2} GETs: {lists}")
             version = [state["version"]]
 
             def shift() -> None:
@@ -238,12 +250,13 @@ def main() -> None:
     parser.add_argument("--backends", default="local,postgres,gitops,kubernetes")
     parser.add_argument("--writes", type=int, default=40, help="sequential requests per measurement (max 500)")
     parser.add_argument("--writers", type=int, default=30, help="concurrent writers in the contended round (max 50)")
+    parser.add_argument("--kube-cache-ttl", type=float, default=None, help="MESHUI_KUBE_CACHE_TTL_S (0: no cache)")
     args = parser.parse_args()
     writes, writers = max(5, min(args.writes, 500)), max(2, min(args.writers, 50))
     print(f"machine: {machine()}")
     print("daphne, one process, demo mesh telemetry, bearer token, sequential requests after 2 warm-ups")
     for backend in args.backends.split(","):
-        bench_backend(backend.strip(), writes, writers)
+        bench_backend(backend.strip(), writes, writers, args.kube_cache_ttl)
 
 
 if __name__ == "__main__":
