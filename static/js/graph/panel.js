@@ -92,22 +92,11 @@ export class SidePanel {
     this.selection = selection;
     this.#destroyPlots();
     this.#resetTraces();
-    mountTrafficEditor(this.root, selection?.group === "nodes" ? this.model.nodes.get(selection.id) : null, {
-      versions: (target) => this.#serviceVersions(target),
-    });
+    mountTrafficEditor(this.root, selection?.group === "nodes" ? this.model.nodes.get(selection.id) : null);
     if (!selection) { this.root.hidden = true; return; }
     this.model.watch(`${selection.group}:${selection.id}`);
     this.root.hidden = false;
     this.render();
-  }
-
-  /** The versions of `{namespace, service}`'s nodes in the graph (the editor offers them as subsets). */
-  #serviceVersions({ namespace, service }) {
-    const versions = new Set();
-    for (const n of this.model.nodes.values()) {
-      if (!n.is_group && n.version && n.namespace === namespace && (n.service ?? n.app) === service) versions.add(n.version);
-    }
-    return [...versions];
   }
 
   /** Re-render after the model changed; closes the panel when its element disappeared. */

@@ -188,7 +188,7 @@ async function loadList() {
 }
 
 // --- detail ---------------------------------------------------------------------------------
-const detail = { direction: "inbound", plots: [], versions: [] };
+const detail = { direction: "inbound", plots: [] };
 const PALETTE = ["#2f6fdf", "#1e8e4e", "#c53030", "#b7791f", "#805ad5", "#0f8a8a", "#d53f8c", "#4a5568"];
 const CLASS_COLOURS = { "2xx": "#1e8e4e", "3xx": "#2f6fdf", "4xx": "#b7791f", "5xx": "#c53030", "no response": "#6b7280" };
 function labelText(labels) { const v = Object.values(labels); return v.length ? v.join(" ") || "(none)" : "total"; }
@@ -205,8 +205,6 @@ function renderIdentity(d) {
   if (d.workloads.length) rows.splice(3, 0, ["Workloads", d.workloads.join(", ")]);
   for (const [k, v] of rows) ident.append(el("dt", { text: k }), el("dd", { text: v }));
   detail.app = d.app || null;
-  detail.versions = d.versions;
-  routing.editor?.versionsChanged();
   const box = document.getElementById("d-neighbours");
   box.replaceChildren(neighbourGraph(d));
   for (const side of ["inbound", "outbound"]) {
@@ -380,7 +378,7 @@ function renderRouting(state, error) {
     box.replaceChildren(el("span", { class: "d-routing-label", text: what }), el("span", { class: "chart-error", text: `cannot be read: ${error.message}` }), change);
     return;
   }
-  const subsets = subsetsOf(state, detail.versions);
+  const subsets = subsetsOf(state);
   const parts = [el("span", { class: "d-routing-label", text: what })];
   if (Object.keys(state.weights).length) {
     const bar = el("span", { class: "d-routing-bar" });
@@ -402,7 +400,7 @@ async function mountRouting() {
   }
   routing.target = target;
   box.replaceChildren();
-  routing.editor = mountTrafficEditor(box, target, { inline: true, onState: renderRouting, versions: () => detail.versions });
+  routing.editor = mountTrafficEditor(box, target, { inline: true, onState: renderRouting });
 }
 
 function openTab(name) {

@@ -23,8 +23,6 @@ const BREAKER_FIELDS = [
   ["consecutive_5xx_errors", "Consecutive 5xx errors", "int"], ["interval", "Ejection scan interval", "duration"],
   ["base_ejection_time", "Base ejection time", "duration"], ["max_ejection_percent", "Max ejection %", "int"],
 ];
-/** A version label usable as a subset name (a DNS label: "unknown" and "" are left out). */
-const SUBSET_NAME = /^(?!unknown$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const SUBSET_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#7F7F7F"];
 /** How often "last synced N s ago" is brought up to date while it shows. */
 const SYNC_TICK_MS = 5000;
@@ -103,20 +101,17 @@ function simpleRoute(route) {
 }
 
 /**
- * The subsets the form offers, in natural order: the DestinationRule's (`state.subsets`), the
- * ones the API accepts (`state.available_subsets`: those plus the versions its telemetry saw) and
- * the versions the host's telemetry shows (`versions`). Without the last two a subset left at 0
- * by an apply (dropped from the DestinationRule) could not be given traffic again — "promote v1"
- * then "promote v2".
+ * The subsets the form offers, in natural order: the DestinationRule's (`state.subsets`) and the
+ * others the API accepts (`state.available_subsets`: the versions its telemetry saw). Without the
+ * second a subset left at 0 by an apply (dropped from the DestinationRule) could not be given
+ * traffic again — "promote v1" then "promote v2".
  */
-export function subsetsOf(state, versions = []) {
-  const names = new Set([...state.subsets, ...(state.available_subsets ?? [])].map((s) => s.name));
-  for (const v of versions) if (typeof v === "string" && SUBSET_NAME.test(v)) names.add(v);
-  return sortSubsets([...names]);
+export function subsetsOf(state) {
+  return sortSubsets([...new Set([...state.subsets, ...(state.available_subsets ?? [])].map((s) => s.name))]);
 }
 
-function draftOf(state, versions) {
-  const subsets = subsetsOf(state, versions);
+function draftOf(state) {
+  const subsets = subsetsOf(state);
   const kept = [];
   const rows = [];
   for (const route of state.routes) {
@@ -191,14 +186,12 @@ class TrafficEditor {
    * opened; true (a page): a plain section appended to `host`, read as soon as it shows a
    * service. `onState(state | null, error)` is called with every state the form is built from
    * (read, applied, reloaded) and with the error when the routing cannot be read.
-   * `versions(target)`: the service's versions as the host's telemetry knows them (subsetsOf).
    */
-  constructor(host, { inline = false, onState = null, versions = null } = {}) {
+  constructor(host, { inline = false, onState = null } = {}) {
     if (!document.querySelector(`link[href="${CSS}"]`)) document.head.insertAdjacentHTML("beforeend", `<link rel="stylesheet" href="${CSS}">`);
     this.id = `tr${++counter}`;
     this.inline = inline;
     this.onState = onState;
-    this.versionsOf = versions;
     this.root = document.createElement(inline ? "section" : "details");
     this.root.className = inline ? "page-traffic" : "panel-traffic";
     this.root.dataset.testid = "traffic-editor";
@@ -240,20 +233,6 @@ class TrafficEditor {
     this.summaryEl.textContent = target ? `${target.service}.${target.namespace}` : "";
   }
 
-  #versions() {
-    return this.target && this.versionsOf ? this.versionsOf(this.target) ?? [] : [];
-  }
-
-  /**
-   * The host learnt versions of the service (e.g. its telemetry arrived after the routing): offer
-   * the new ones as subsets, unless the operator is editing.
-   */
-  versionsChanged() {
-    if (!this.state || this.edited) return;
-    const subsets = subsetsOf(this.state, this.#versions());
-    if (subsets.join() !== this.draft.subsets.join()) this.#setState(this.state);
-  }
-
   /** Whether the form differs from the state it was built from (or a review is pending). */
   get edited() {
     return Boolean(this.state && (this.reviewed || Object.keys(patchFromDraft(this.state, this.draft)).length));
@@ -286,7 +265,7 @@ class TrafficEditor {
   #setState(state) {
     this.state = state;
     this.receivedAt = Date.now();
-    this.draft = draftOf(state, this.#versions());
+    this.draft = draftOf(state);
     this.reviewed = null;
     if (this.summaryEl) this.summaryEl.textContent = routingSummary(state);
     this.#render();
@@ -627,15 +606,13 @@ export function diffHtml(diff) {
  * - A page (`{inline: true, onState}`): `subject` is `{namespace, service}`; the form is drawn
  *   in `host` and read at once; `onState(state | null, error)` hears every state it shows.
  *
- * `versions({namespace, service})` (both hosts) gives the versions the host's telemetry knows for
- * the service, offered as subsets beside the DestinationRule's. Options count at the first call.
- * Returns the editor (`refresh()` reads again unless the form holds edits; `versionsChanged()`
- * offers versions the host learnt since).
+ * Options count at the first call. Returns the editor (`refresh()` reads again unless the form
+ * holds edits).
  */
-export function mountTrafficEditor(host, subject, { inline = false, onState = null, versions = null } = {}) {
+export function mountTrafficEditor(host, subject, { inline = false, onState = null } = {}) {
   let editor = editors.get(host);
   if (!editor) {
-    editor = new TrafficEditor(host, { inline, onState, versions });
+    editor = new TrafficEditor(host, { inline, onState });
     editors.set(host, editor);
   }
   editor.show(inline ? subject ?? null : serviceOfNode(subject));

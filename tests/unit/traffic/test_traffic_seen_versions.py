@@ -23,7 +23,11 @@ def test_versions_are_read_from_the_telemetry_source(telemetry_of):
     v2 = requests("destination", "web", "cart", "200", 1.0)
     v2 = type(v2)({**v2.labels, "destination_workload": "cart-v2", "destination_canonical_revision": "v2"}, 1.0)
     v1 = requests("destination", "web", "cart", "200", 3.0)
-    telemetry_of(LiteralSource(MeshTelemetry(query_time=0, window_s=3600, requests=[v1, v2])))
+    # and a workload without a version label (Istio reports "unknown"): no subset comes of it
+    bare = requests("destination", "web", "cart", "200", 1.0)
+    bare = type(bare)({**bare.labels, "destination_workload": "cart-bare", "destination_canonical_revision": "unknown"},
+                      1.0)  # fmt: skip
+    telemetry_of(LiteralSource(MeshTelemetry(query_time=0, window_s=3600, requests=[v1, v2, bare])))
     # when / then
     assert seen_versions("shop", "cart") == ["v1", "v2"]
     assert seen_versions("shop", "nothing") == []
