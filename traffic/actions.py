@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 from django.db import transaction
 
-from traffic.backends.base import MeshBackend
+from traffic.backends.base import MeshBackend, Snapshot
 from traffic.errors import ForeignOwner, InvalidTraffic, RevertConflict, StaleVersion
 from traffic.fetch import seen_versions, service_resources, state_of
 from traffic.models import TrafficChange
@@ -129,6 +129,16 @@ def _record(fields: dict[str, Any], new_version: str) -> TrafficChange:
         return TrafficChange.objects.create(**fields, version_after=new_version)
 
 
+def check_if_match(snapshot: Snapshot, if_match: str | None) -> None:
+    """``StaleVersion`` (412) when ``if_match`` is given and is not the version of ``snapshot``
+    (a fresh read: a cached version could refuse a current If-Match or pass a stale one)."""
+    if if_match is not None and if_match != snapshot.version:
+        raise StaleVersion(
+            message=f"If-Match {if_match[:40]!r} is stale: the current version is "
+            f"{snapshot.version!r}; read the routing again"
+        )
+
+
 def _execute(
     backend: MeshBackend,
     namespace: str,
@@ -141,15 +151,13 @@ def _execute(
     dry_run: bool,
     force: bool,
     reverts: TrafficChange | None = None,
+    read: Snapshot | None = None,
 ) -> Outcome:
     versions = seen_versions(namespace, service)
     for _ in range(MAX_ATTEMPTS):
-        snapshot = backend.snapshot(namespace, service, fresh=True)
-        if if_match is not None and if_match != snapshot.version:
-            raise StaleVersion(
-                message=f"If-Match {if_match[:40]!r} is stale: the current version is "
-                f"{snapshot.version!r}; read the routing again"
-            )
+        # The caller's fresh read serves the first attempt; a retry reads again.
+        snapshot, read = read or backend.snapshot(namespace, service, fresh=True), None
+        check_if_match(snapshot, if_match)
         parsed = parse_service(snapshot.resources, namespace, service, versions)
         _check_owner(parsed, force, actor)
         vs_before, vs_after, dr_before, dr_after = target(parsed)
@@ -212,9 +220,12 @@ def _execute(
 
 def change_traffic(
     backend: MeshBackend, namespace: str, service: str, patch: Any, *, actor: Actor,
-    if_match: str | None = None, dry_run: bool = False, force: bool = False,
+    if_match: str | None = None, dry_run: bool = False, force: bool = False, read: Snapshot | None = None,
 ) -> Outcome:  # fmt: skip
     """Apply a PATCH body (``weights``, ``routes``, ``fault``, ``timeout``, ``retries``, ``circuit_breaker``).
+
+    ``read``: a fresh snapshot the caller already made (to check If-Match first), used instead of
+    reading again.
 
     Raises ``StaleVersion`` (412), ``ForeignOwner`` (409), ``InvalidTraffic`` (400, naming the
     field) or ``WriteFailed`` (502); returns the new state (or the would-be state on dry run).
@@ -236,22 +247,22 @@ def change_traffic(
         return parsed.vs, vs_after, parsed.dr, dr_after
 
     return _execute(backend, namespace, service, target, actor=actor, operation="patch", if_match=if_match,
-                    dry_run=dry_run, force=force)  # fmt: skip
+                    dry_run=dry_run, force=force, read=read)  # fmt: skip
 
 
 def delete_traffic(
     backend: MeshBackend, namespace: str, service: str, *, actor: Actor,
-    if_match: str | None = None, dry_run: bool = False, force: bool = False,
+    if_match: str | None = None, dry_run: bool = False, force: bool = False, read: Snapshot | None = None,
 ) -> Outcome:  # fmt: skip
     """Remove the routing meshui manages for the service (its own resources go; hand-written
-    ones lose only the managed parts). Raises as ``change_traffic``."""
+    ones lose only the managed parts). Raises and reads as ``change_traffic``."""
 
     def target(parsed: ParsedService) -> tuple[dict | None, dict | None, dict | None, dict | None]:
         vs_after, dr_after = render(parsed.spec, cleared(parsed.spec), parsed.vs, parsed.dr, parsed.available_subsets)
         return parsed.vs, vs_after, parsed.dr, dr_after
 
     return _execute(backend, namespace, service, target, actor=actor, operation="delete", if_match=if_match,
-                    dry_run=dry_run, force=force)  # fmt: skip
+                    dry_run=dry_run, force=force, read=read)  # fmt: skip
 
 
 def revert_change(backend: MeshBackend, change: TrafficChange, *, actor: Actor, force: bool = False) -> Outcome:
@@ -281,4 +292,5 @@ def revert_change(backend: MeshBackend, change: TrafficChange, *, actor: Actor, 
         return vs_now, _pair(before, VIRTUAL_SERVICE), dr_now, _pair(before, DESTINATION_RULE)
 
     return _execute(backend, change.namespace, change.service, target, actor=actor, operation="revert",
-                    if_match=change.version_after, dry_run=False, force=force, reverts=change)  # fmt: skip
+                    if_match=change.version_after, dry_run=False, force=force, reverts=change,
+                    read=snapshot)  # fmt: skip

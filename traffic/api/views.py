@@ -33,8 +33,8 @@ from traffic.api.serializers import (
     dns_label,
     parse_if_match,
 )
-from traffic.backends import get_backend
-from traffic.errors import IfMatchRequired, InvalidTraffic, StaleVersion
+from traffic.backends import Snapshot, get_backend
+from traffic.errors import IfMatchRequired, InvalidTraffic
 from traffic.models import TrafficChange
 from traffic.permissions import CanWriteTraffic, check_namespace
 
@@ -82,16 +82,17 @@ class _TrafficView(APIView):
             raise PermissionDenied("force=true overrides another controller's routing: it needs the admin role.")
         return flags.validated_data["dry_run"], force
 
-    def _if_match(self, request: Request, backend, namespace: str, service: str) -> str | None:
+    def _if_match(self, request: Request, backend, namespace: str, service: str) -> tuple[str | None, Snapshot | None]:
+        """``If-Match`` and, when it is given, the fresh read it was checked against (the write
+        then starts from that read); checked here so a stale version is 412 before the body is."""
         if_match = parse_if_match(request.headers.get("If-Match"))
         if if_match is None and getattr(settings, "MESHUI_REQUIRE_IF_MATCH", False):
             raise IfMatchRequired(message='send If-Match: "<version>" with the version you read (GET gives it as ETag)')
-        if if_match is not None:
-            # Fresh: a cached version could refuse a current If-Match or pass a stale one.
-            current = backend.snapshot(namespace, service, fresh=True).version
-            if current != if_match:
-                raise StaleVersion(message=f"If-Match {if_match[:40]!r} is stale: the current version is {current!r}")
-        return if_match
+        if if_match is None:
+            return None, None
+        read = backend.snapshot(namespace, service, fresh=True)
+        actions.check_if_match(read, if_match)
+        return if_match, read
 
 
 class ServiceTrafficView(_TrafficView):
@@ -126,16 +127,15 @@ class ServiceTrafficView(_TrafficView):
         dns_label(service, "service")
         dry_run, force = self._flags(request)
         backend = get_backend()
-        if_match = self._if_match(request, backend, namespace, service)
+        if_match, read = self._if_match(request, backend, namespace, service)
         if len(request.body) > MAX_BODY_BYTES:
             raise InvalidTraffic(message=f"the body is larger than {MAX_BODY_BYTES} bytes", field="body")
         try:
             patch = request.data
         except ParseError as error:
             raise InvalidTraffic(message=f"the body is not JSON: {error.detail}", field="body") from None
-        outcome = actions.change_traffic(
-            backend, namespace, service, patch, actor=_actor(request), if_match=if_match, dry_run=dry_run, force=force
-        )
+        outcome = actions.change_traffic(backend, namespace, service, patch, actor=_actor(request), if_match=if_match,
+                                         dry_run=dry_run, force=force, read=read)  # fmt: skip
         return self._answer(outcome)
 
     @extend_schema(
@@ -151,10 +151,9 @@ class ServiceTrafficView(_TrafficView):
         dns_label(service, "service")
         dry_run, force = self._flags(request)
         backend = get_backend()
-        if_match = self._if_match(request, backend, namespace, service)
-        outcome = actions.delete_traffic(
-            backend, namespace, service, actor=_actor(request), if_match=if_match, dry_run=dry_run, force=force
-        )
+        if_match, read = self._if_match(request, backend, namespace, service)
+        outcome = actions.delete_traffic(backend, namespace, service, actor=_actor(request), if_match=if_match,
+                                         dry_run=dry_run, force=force, read=read)  # fmt: skip
         return self._answer(outcome)
 
     @staticmethod

@@ -262,10 +262,13 @@ class GitopsBackend(MeshBackend):
         else:
             _atomic_write(path, text)
 
-    def _apply_one(self, write: Write) -> Path:
-        """Perform one write; returns the file it changed."""
-        found = self._locate(write)
-        path = found.path if found else self.root / write.namespace / f"{write.name}.yaml"
+    def _path_of(self, write: Write, found: _Document | None) -> Path:
+        """The file ``write`` changes: where its document is, else ``<namespace>/<name>.yaml``."""
+        return found.path if found else self.root / write.namespace / f"{write.name}.yaml"
+
+    def _apply_one(self, write: Write, found: _Document | None) -> None:
+        """Perform one write on the document ``found`` for it just now (``_locate``; None: a new one)."""
+        path = self._path_of(write, found)
         text = path.read_text(encoding="utf-8") if path.exists() else ""
         yaml = _yaml(text)
         documents = list(yaml.load_all(text)) if text else []
@@ -273,7 +276,7 @@ class GitopsBackend(MeshBackend):
         before = _dump(yaml, documents, text) if text else ""
         if found is None:
             if write.body is None:
-                return path
+                return
             documents.append(write.body)
         elif write.body is None:
             del documents[found.index]
@@ -281,13 +284,12 @@ class GitopsBackend(MeshBackend):
             documents[found.index] = _merge(documents[found.index], write.body)
         if not [d for d in documents if d is not None]:
             self.write_file(path, None)
-            return path
+            return
         after = _dump(yaml, documents, text)
         kept = keep_layout(text, before, after) if text else after
         if kept != after and not _reads_as(kept, documents):
             kept = after  # the file's layout could not be kept faithfully: ruamel's own is correct
         self.write_file(path, kept)
-        return path
 
     def _git(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603  (fixed git arguments, no shell)
@@ -339,11 +341,12 @@ class GitopsBackend(MeshBackend):
             try:
                 for write in writes:
                     step = write.label
-                    target = self._locate(write)
-                    path = target.path if target else self.root / write.namespace / f"{write.name}.yaml"
+                    # Located anew for each step: an earlier step may have moved documents of its file.
+                    found = self._locate(write)
+                    path = self._path_of(write, found)
                     if path not in originals:
                         originals[path] = path.read_text(encoding="utf-8") if path.exists() else None
-                    self._apply_one(write)
+                    self._apply_one(write, found)
                     applied.append(step)
                 if self._is_git() and originals:
                     step = "git commit"
