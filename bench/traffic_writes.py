@@ -28,30 +28,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
-import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.fake_kube_apiserver import FakeKubeApiServer, kubeconfig
+from tests.support.gitrepo import new_repository
+from tests.support.meshui_servers import api_request, meshui_servers, temporary_postgres_database
 
 SERVICE_URL = "/api/v1/namespaces/bookinfo/services/reviews/traffic"
-POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
-REQUEST_TIMEOUT_S = 60
-START_TIMEOUT_S = 60
 SHIFTS = ({"v1": 90, "v2": 10}, {"v1": 80, "v2": 20})
 # The loopback API server of the kubernetes run, whose request log says how many LISTs reads cost.
 API_SERVERS: list = []
@@ -66,24 +59,6 @@ def machine() -> str:
                 break
     system = f"{platform.system()} {platform.machine()}"
     return f"{system}, {os.cpu_count()} CPUs ({model}), Python {platform.python_version()}"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _request(method: str, url: str, token: str, body: dict | None = None, **headers: str) -> tuple[int, dict, str]:
-    """(status, JSON body, ETag) of one request."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={  # noqa: S310  (http://127.0.0.1 only)
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json", **headers})  # fmt: skip
-    try:
-        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as response:  # noqa: S310
-            return response.status, json.loads(response.read()), response.headers.get("ETag", "")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}"), ""
 
 
 def _timed(call: Callable[[], object], count: int) -> list[float]:
@@ -105,114 +80,52 @@ def _summary(samples: list[float]) -> str:
 
 
 @contextlib.contextmanager
-def _postgres_database() -> Iterator[str | None]:
-    try:
-        import psycopg
-
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except Exception as error:
-        print(f"  postgres skipped: {error}")
-        yield None
-        return
-    name = f"meshui_bench_{secrets.token_hex(5)}"
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield f"postgres://postgres@127.0.0.1:5432/{name}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextlib.contextmanager
 def _store(backend: str, workdir: Path) -> Iterator[dict[str, str] | None]:
-    """The environment selecting ``backend`` (and whatever it needs running), or None to skip."""
-    if backend in ("local", "postgres"):
-        if backend == "local":
-            yield {"MESHUI_MESH_BACKEND": "local", "DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}"}
-            return
-        with _postgres_database() as url:
-            yield None if url is None else {"MESHUI_MESH_BACKEND": "local", "DATABASE_URL": url}
-        return
-    base = {"DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}"}
-    if backend == "gitops":
-        repo = workdir / "routing"
-        repo.mkdir()
-        setup = (["init", "-q"], ["config", "user.name", "bench"], ["config", "user.email", "bench@meshui.invalid"])
-        for args in setup:
-            subprocess.run(["git", "-C", str(repo), *args], check=True, timeout=30)
-        (repo / "README.md").write_text("routing\n")
-        subprocess.run(["git", "-C", str(repo), "add", "-A"], check=True, timeout=30)
-        subprocess.run(["git", "-C", str(repo), "commit", "-qm", "start"], check=True, timeout=30)
-        yield {**base, "MESHUI_MESH_BACKEND": "gitops", "MESHUI_GITOPS_DIR": str(repo)}
-        return
-    from tests.support.fake_kube_apiserver import FakeKubeApiServer, kubeconfig
-
-    server = FakeKubeApiServer()
-    API_SERVERS.append(server)
-    try:
-        path = kubeconfig(server.url, workdir / "kubeconfig")
-        yield {**base, "MESHUI_MESH_BACKEND": "kubernetes", "MESHUI_KUBECONFIG": str(path),
-               "MESHUI_KUBE_CONTEXT": "fake"}  # fmt: skip
-    finally:
-        API_SERVERS.remove(server)
-        server.stop()
-
-
-def _manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=180, check=False)  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"manage.py {' '.join(args)} failed: {done.stderr[-800:]}")
-    return done.stdout
-
-
-@contextlib.contextmanager
-def _server(env: dict[str, str]) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                "meshui.asgi:application"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)  # fmt: skip
-    try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            with socket.socket() as sock:
-                if sock.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"daphne did not listen on 127.0.0.1:{port}")
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGTERM)
+    """The settings selecting ``backend`` (and whatever it needs running), or None to skip it."""
+    sqlite = {"DATABASE_URL": f"sqlite:///{workdir / 'bench.sqlite3'}"}
+    if backend == "local":
+        yield {**sqlite, "MESHUI_MESH_BACKEND": "local"}
+    elif backend == "postgres":
+        with contextlib.ExitStack() as stack:
+            try:
+                url = stack.enter_context(temporary_postgres_database("meshui_bench"))
+            except Exception as error:  # psycopg's, or its absence: say why and go on with the others
+                print(f"  postgres skipped: {error}")
+                yield None
+                return
+            yield {"DATABASE_URL": url, "MESHUI_MESH_BACKEND": "local"}
+    elif backend == "gitops":
+        repo = new_repository(workdir / "routing", {"README.md": "routing\n"})
+        yield {**sqlite, "MESHUI_MESH_BACKEND": "gitops", "MESHUI_GITOPS_DIR": str(repo)}
+    else:
+        server = FakeKubeApiServer()
+        API_SERVERS.append(server)
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+            path = kubeconfig(server.url, workdir / "kubeconfig")
+            yield {**sqlite, "MESHUI_MESH_BACKEND": "kubernetes", "MESHUI_KUBECONFIG": str(path),
+                   "MESHUI_KUBE_CONTEXT": "fake"}  # fmt: skip
+        finally:
+            API_SERVERS.remove(server)
+            server.stop()
 
 
 def bench_backend(backend: str, writes: int, writers: int, kube_cache_ttl: float | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="meshui-bench-") as directory, _store(backend, Path(directory)) as store:
         if store is None:
             return
-        workdir = Path(directory)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MESHUI_") and k != "DATABASE_URL"}
-        env.update(DJANGO_SETTINGS_MODULE="meshui.settings", MESHUI_DATA_DIR=str(workdir / "data"),
-                   MESHUI_SECRET_KEY=secrets.token_hex(24), PYTHONPATH=str(REPO), **store)  # fmt: skip
         if kube_cache_ttl is not None:
-            env["MESHUI_KUBE_CACHE_TTL_S"] = f"{kube_cache_ttl:g}"
-        _manage(env, "migrate", "--noinput")
-        token = _manage(env, "create_api_token", "bench", "--role", "operator", "--name", "bench").split()[-1]
-        with _server(env) as base:
+            store["MESHUI_KUBE_CACHE_TTL_S"] = f"{kube_cache_ttl:g}"
+        with meshui_servers(Path(directory), 1, username="bench", **store) as servers:
+            base, token = servers.urls[0], servers.token
             url = base + SERVICE_URL
-            status, state, _ = _request("PATCH", url, token, {"weights": {"v1": 100}})
+            status, state = api_request("PATCH", url, token, {"weights": {"v1": 100}})
             if status != 200:
                 raise RuntimeError(f"{backend}: first write answered {status}: {state}")
             shown = backend == "kubernetes" and kube_cache_ttl is not None
             cache = f" (read cache TTL {kube_cache_ttl:g} s)" if shown else ""
             print(f"{backend}{cache}:")
             logged = len(API_SERVERS[0].requests) if API_SERVERS else 0
-            print(f"  GET traffic state          {_summary(_timed(lambda: _request('GET', url, token), writes))}")
+            print(f"  GET traffic state          {_summary(_timed(lambda: api_request('GET', url, token), writes))}")
             if API_SERVERS:
                 lists = sum(1 for method, *_ in API_SERVERS[0].requests[logged:] if method == "GET")
                 print(f"    API server reads for those {writes + 2} GETs: {lists}")
@@ -220,23 +133,23 @@ def bench_backend(backend: str, writes: int, writers: int, kube_cache_ttl: float
 
             def shift() -> None:
                 body = {"weights": SHIFTS[len(version) % 2]}
-                answered, new, _ = _request("PATCH", url, token, body, **{"If-Match": f'"{version[-1]}"'})
+                answered, new = api_request("PATCH", url, token, body, **{"If-Match": f'"{version[-1]}"'})
                 if answered != 200:
                     raise RuntimeError(f"{backend}: PATCH answered {answered}: {new}")
                 version.append(new["version"])
 
             print(f"  PATCH weights (If-Match)   {_summary(_timed(shift, writes))}")
             dry = url + "?dry_run=true"
-            dry_runs = _timed(lambda: _request("PATCH", dry, token, {"weights": {"v2": 100}}), writes)
+            dry_runs = _timed(lambda: api_request("PATCH", dry, token, {"weights": {"v2": 100}}), writes)
             print(f"  PATCH ?dry_run=true        {_summary(dry_runs)}")
             config = base + "/api/v1/istio-config?namespace=bookinfo"
-            print(f"  GET istio-config           {_summary(_timed(lambda: _request('GET', config, token), writes))}")
-            current = _request("GET", url, token)[1]["version"]
+            print(f"  GET istio-config           {_summary(_timed(lambda: api_request('GET', config, token), writes))}")
+            current = api_request("GET", url, token)[1]["version"]
             started = time.perf_counter()
             with ThreadPoolExecutor(max_workers=writers) as pool:
                 statuses = list(pool.map(
                     # v3 shares: no contender repeats the current weights (a no-op would be a 200 too)
-                    lambda i: _request("PATCH", url, token, {"weights": {"v1": 100 - i, "v3": i}},
+                    lambda i: api_request("PATCH", url, token, {"weights": {"v1": 100 - i, "v3": i}},
                                        **{"If-Match": f'"{current}"'})[0],
                     range(1, writers + 1),
                 ))  # fmt: skip

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from tests.support.gitrepo import git, new_repository
 from traffic.backends.gitops import GitopsBackend
 from traffic.errors import WriteFailed
 from traffic.models import TrafficChange
@@ -54,19 +54,9 @@ data:
 """
 
 
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True,
-                          timeout=30).stdout  # fmt: skip
-
-
 @pytest.fixture
 def repo(tmp_path, settings) -> Path:
-    root = tmp_path / "gitops"
-    (root / "apps").mkdir(parents=True)
-    (root / "apps" / "reviews.yaml").write_text(HAND_WRITTEN)
-    git(root, "init", "-q")
-    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A")
-    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "initial")
+    root = new_repository(tmp_path / "gitops", {"apps/reviews.yaml": HAND_WRITTEN})
     settings.MESHUI_MESH_BACKEND = "gitops"
     settings.MESHUI_GITOPS_DIR = str(root)
     settings.DATA_DIR = tmp_path / "data"
@@ -151,7 +141,7 @@ def test_a_file_ending_with_a_document_separator_keeps_it_through_an_edit(repo, 
     # given the hand-written file ending with "---", as Istio's own samples do
     path = repo / "apps" / "reviews.yaml"
     path.write_text(HAND_WRITTEN + "---\n")
-    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "end with a separator")
+    git(repo, "commit", "-qam", "end with a separator")
     weighted = HAND_WRITTEN.replace(
         "    - destination:\n        host: reviews\n        subset: v1\n---",
         "    - destination:\n        host: reviews\n        subset: v1\n      weight: 80\n"
