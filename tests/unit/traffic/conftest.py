@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from accounts.roles import set_role
 from tests.unit.traffic.backends_fixture import BACKENDS, GitopsStore, KubernetesStore, LocalStore, Store
-from tests.unit.traffic.test_traffic_kubernetes import _raw_api, kube  # noqa: F401  (the kube fixture, reused)
+from tests.unit.traffic.kube_fixtures import kube, raw_api  # noqa: F401  (kube: a fixture for every traffic test)
 from traffic.models import OperatorNamespace
 
 # The loopback API server answers in milliseconds; a generous bound keeps a loaded machine from
@@ -69,7 +69,7 @@ def store(request, db, settings, tmp_path) -> Store:
         server = request.getfixturevalue("kube")
         settings.MESHUI_KUBE_TIMEOUT_S = STORE_KUBE_TIMEOUT_S
         settings.MESHUI_KUBE_CACHE_TTL_S = STORE_KUBE_CACHE_TTL_S
-        return KubernetesStore(_raw_api(server, tmp_path))
+        return KubernetesStore(raw_api(server, tmp_path))
     if request.param == "gitops":
         return GitopsStore(settings, tmp_path)
     return LocalStore()

@@ -10,15 +10,15 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 import yaml
-from kubernetes import client, config
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from tests.support.fake_kube_apiserver import FakeKubeApiServer, closed_port, hanging_listener, kubeconfig
 from tests.support.fixtures import SHARED_FIXTURES
+from tests.unit.traffic.kube_fixtures import TIMEOUT_S, raw_api
 from traffic.backends import get_backend
 from traffic.backends import kubernetes as kubernetes_backend  # also registers the backend by name
 from traffic.errors import InvalidTraffic, StaleVersion
@@ -27,31 +27,12 @@ from traffic.render import Write
 
 URL = "/api/v1/namespaces/bookinfo/services/reviews/traffic"
 FIXTURES = SHARED_FIXTURES / "kubernetes"
-TIMEOUT_S = 0.5
 # Allowed slack over the configured timeout for a down or hanging API server (client set-up, one snapshot).
 MARGIN_S = 2.0
 # The read cache's TTL in the tests about it: longer than any test, expiry is shown by moving its clock.
 CACHE_TTL_S = 60.0
 GROUP = "networking.istio.io"
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def kube(settings, tmp_path):
-    server = FakeKubeApiServer()
-    settings.MESHUI_MESH_BACKEND = "kubernetes"
-    settings.MESHUI_KUBECONFIG = str(kubeconfig(server.url, tmp_path / "kubeconfig"))
-    settings.MESHUI_KUBE_CONTEXT = "fake"
-    settings.MESHUI_KUBE_TIMEOUT_S = TIMEOUT_S
-    settings.MESHUI_KUBE_IMPERSONATE = False
-    # Every read goes to the server unless a test turns the read cache on (``cached``).
-    settings.MESHUI_KUBE_CACHE_TTL_S = 0
-    kubernetes_backend.READ_CACHE.clear()
-    try:
-        yield server
-    finally:
-        server.stop()
-        kubernetes_backend.READ_CACHE.clear()
 
 
 @pytest.fixture
@@ -83,13 +64,6 @@ def _dr(subsets: tuple[str, ...] = ("v1",)) -> dict:
         "metadata": {"name": "reviews", "namespace": "bookinfo"},
         "spec": {"host": "reviews", "subsets": [{"name": s, "labels": {"version": s}} for s in subsets]},
     }
-
-
-def _raw_api(server: FakeKubeApiServer, tmp_path: Path) -> client.CustomObjectsApi:
-    configuration = client.Configuration()
-    path = kubeconfig(server.url, tmp_path / "raw-kubeconfig")
-    config.load_kube_config(str(path), client_configuration=configuration)
-    return client.CustomObjectsApi(client.ApiClient(configuration))
 
 
 def _lists(server: FakeKubeApiServer) -> list[str]:
@@ -663,7 +637,7 @@ def test_a_kubectl_edit_shows_once_the_ttl_has_passed(cached, operator, tmp_path
     cached.put_object(_vs())
     operator.get(URL)
     # when another client edits the VirtualService
-    _kubectl_edit_timeout(_raw_api(cached, tmp_path), "7s")
+    _kubectl_edit_timeout(raw_api(cached, tmp_path), "7s")
     within = operator.get(URL).json()
     _after_the_ttl(monkeypatch)
     after = operator.get(URL).json()
@@ -676,7 +650,7 @@ def test_a_patch_with_the_cached_version_of_an_edited_service_is_412_and_writes_
     # given a cached read, then a kubectl edit the cache does not know of yet
     cached.put_object(_vs())
     stale = operator.get(URL).headers["ETag"]
-    api = _raw_api(cached, tmp_path)
+    api = raw_api(cached, tmp_path)
     _kubectl_edit_timeout(api, "7s")
     version = cached.resource_version
     # when
@@ -694,7 +668,7 @@ def test_a_patch_with_the_version_read_from_the_server_is_not_refused_because_of
     cached.put_object(_dr(("v1",)))
     cached.put_object(_vs())
     operator.get(URL)
-    api = _raw_api(cached, tmp_path)
+    api = raw_api(cached, tmp_path)
     _kubectl_edit_timeout(api, "7s")
     fresh = _version_on_the_server(api)
     # when
@@ -848,7 +822,7 @@ def test_twenty_four_threads_applying_on_one_version_have_exactly_one_winner(kub
 def test_the_fake_api_server_lets_one_of_twenty_four_same_resource_version_puts_win(kube, tmp_path):
     # given
     stored = kube.put_object(_vs())
-    api = _raw_api(kube, tmp_path)
+    api = raw_api(kube, tmp_path)
 
     def put(weight: int) -> int:
         body = {**stored, "spec": {"hosts": ["reviews"], "http": [{"route": [
@@ -906,7 +880,7 @@ def test_the_fake_api_server_refuses_a_json_patch_content_type_with_415(kube):
 def test_the_fake_api_server_merge_patch_with_a_stale_resource_version_is_409(kube, tmp_path):
     # given
     stored = kube.put_object(_vs())
-    api = _raw_api(kube, tmp_path)
+    api = raw_api(kube, tmp_path)
     # when
     api.patch_namespaced_custom_object(
         "networking.istio.io",
