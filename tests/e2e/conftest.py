@@ -9,6 +9,7 @@ Screenshots go to ``test-results/e2e/``.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -23,7 +24,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, Route, expect, sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-results" / "e2e"
@@ -210,3 +211,23 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_in(page: Page, server: MeshuiServer, user: tuple[str, str], role: str) -> None:
+    """Sign in through the login page as ``user`` (username, password); waits for the header to show ``role``."""
+    page.goto(f"{server.url}/login/")
+    page.get_by_label("Username").fill(user[0])
+    page.get_by_label("Password").fill(user[1])
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("user-role")).to_have_text(role)
+
+
+def session_api(page: Page, server: MeshuiServer, path: str, method: str = "GET", body: dict | None = None,
+                headers: dict | None = None) -> tuple[int, dict]:  # fmt: skip
+    """``(status, JSON body)`` of an API call with the page's session cookie and its CSRF token."""
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    all_headers = {"X-CSRFToken": cookies.get("csrftoken", ""), "Content-Type": "application/json", **(headers or {})}
+    response = page.request.fetch(
+        f"{server.url}{path}", method=method, headers=all_headers, data=json.dumps(body) if body is not None else None
+    )
+    return response.status, response.json()

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.e2e.conftest import MeshuiServer, screenshot, start_meshui_server
+from tests.e2e.conftest import MeshuiServer, screenshot, session_api, sign_in, start_meshui_server
 
 pytestmark = pytest.mark.e2e
 TIMEOUT_MS = 20_000
@@ -39,29 +39,9 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshuiServ
         server.stop()
 
 
-def _sign_in(page: Page, server: MeshuiServer, user: tuple[str, str], role: str) -> None:
-    page.goto(f"{server.url}/login/")
-    page.get_by_label("Username").fill(user[0])
-    page.get_by_label("Password").fill(user[1])
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("user-role")).to_have_text(role)
-
-
-def _api(
-    page: Page, server: MeshuiServer, path: str, method: str = "GET", body: dict | None = None
-) -> tuple[int, dict]:
-    """An API call with the page's session cookie and CSRF token."""
-    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
-    headers = {"X-CSRFToken": cookies.get("csrftoken", ""), "Content-Type": "application/json"}
-    response = page.request.fetch(
-        f"{server.url}{path}", method=method, headers=headers, data=json.dumps(body) if body is not None else None
-    )
-    return response.status, response.json()
-
-
 def test_operator_shifts_reviews_to_v1_and_v3_from_the_service_page(demo_server: MeshuiServer, page: Page) -> None:
     page.set_viewport_size({"width": 1360, "height": 1000})
-    _sign_in(page, demo_server, OPERATOR, "operator")
+    sign_in(page, demo_server, OPERATOR, "operator")
     # given the reviews service page, whose routing line says it has no routing yet
     page.goto(f"{demo_server.url}{SERVICE_PAGE}")
     expect(page.get_by_test_id("detail-routing-summary")).to_have_text("no routing", timeout=TIMEOUT_MS)
@@ -85,7 +65,7 @@ def test_operator_shifts_reviews_to_v1_and_v3_from_the_service_page(demo_server:
     expect(diff).to_contain_text("+kind: VirtualService", timeout=TIMEOUT_MS)
     expect(diff).to_contain_text("subset: v3")
     expect(diff).to_contain_text("weight: 90")
-    status, state = _api(page, demo_server, TRAFFIC)
+    status, state = session_api(page, demo_server, TRAFFIC)
     assert (status, state["weights"]) == (200, {})
     screenshot(page, "traffic-detail-review")
     # when it is applied
@@ -93,10 +73,10 @@ def test_operator_shifts_reviews_to_v1_and_v3_from_the_service_page(demo_server:
     expect(page.get_by_test_id("traffic-status")).to_contain_text("Applied (change #", timeout=TIMEOUT_MS)
     change_id = int(re.search(r"change #(\d+)", page.get_by_test_id("traffic-status").inner_text()).group(1))
     # then the API state has exactly those weights
-    status, state = _api(page, demo_server, TRAFFIC)
+    status, state = session_api(page, demo_server, TRAFFIC)
     assert (status, state["weights"]) == (200, {"v1": 90, "v3": 10})
     # and the audit log has the change, by the operator, from none to the split
-    status, body = _api(page, demo_server, CHANGES)
+    status, body = session_api(page, demo_server, CHANGES)
     newest = body["changes"][0]
     assert (status, newest["id"], newest["actor"], newest["operation"]) == (200, change_id, OPERATOR[0], "patch")
     assert (newest["before"]["weights"], newest["after"]["weights"]) == ({}, {"v1": 90, "v3": 10})
@@ -121,7 +101,7 @@ def test_operator_shifts_reviews_to_v1_and_v3_from_the_service_page(demo_server:
 def test_a_viewer_sees_a_read_only_editor_on_the_service_page(demo_server: MeshuiServer, page: Page) -> None:
     page.set_viewport_size({"width": 1360, "height": 1000})
     # given a viewer
-    _sign_in(page, demo_server, VIEWER, "viewer")
+    sign_in(page, demo_server, VIEWER, "viewer")
     # when they open the Traffic routing tab of reviews
     page.goto(f"{demo_server.url}{SERVICE_PAGE}#traffic")
     # then they read the routing, every control is disabled and the hint says who may change it
@@ -177,16 +157,16 @@ def test_reads_from_the_cache_say_when_they_last_synced(demo_server: MeshuiServe
 
 def test_changes_page_names_the_revert_and_shows_a_refused_revert_inline(demo_server: MeshuiServer, page: Page) -> None:
     page.set_viewport_size({"width": 1360, "height": 1000})
-    _sign_in(page, demo_server, OPERATOR, "operator")
+    sign_in(page, demo_server, OPERATOR, "operator")
     # given a change of reviews reverted through the API
-    status, first = _api(page, demo_server, TRAFFIC, "PATCH", {"timeout": "3s"})
+    status, first = session_api(page, demo_server, TRAFFIC, "PATCH", {"timeout": "3s"})
     assert status == 200
-    status, revert = _api(page, demo_server, f"/api/v1/changes/{first['change_id']}/revert", "POST")
+    status, revert = session_api(page, demo_server, f"/api/v1/changes/{first['change_id']}/revert", "POST")
     assert status == 200
     # and a change followed by another one
-    status, stale = _api(page, demo_server, TRAFFIC, "PATCH", {"timeout": "4s"})
+    status, stale = session_api(page, demo_server, TRAFFIC, "PATCH", {"timeout": "4s"})
     assert status == 200
-    status, latest = _api(page, demo_server, TRAFFIC, "PATCH", {"timeout": "5s"})
+    status, latest = session_api(page, demo_server, TRAFFIC, "PATCH", {"timeout": "5s"})
     assert status == 200
     # when the Changes page of reviews is opened
     page.goto(f"{demo_server.url}/changes?namespace=bookinfo&service=reviews")
@@ -204,7 +184,7 @@ def test_changes_page_names_the_revert_and_shows_a_refused_revert_inline(demo_se
     result = older.get_by_test_id("revert-result")
     expect(result).to_contain_text("Not reverted: the routing changed since this change", timeout=TIMEOUT_MS)
     expect(result.get_by_test_id("traffic-diff")).to_contain_text("timeout: 5s")
-    status, state = _api(page, demo_server, TRAFFIC)
+    status, state = session_api(page, demo_server, TRAFFIC)
     assert (status, state["timeout"]) == (200, "5s")
     result.scroll_into_view_if_needed()
     screenshot(page, "traffic-changes-conflict")

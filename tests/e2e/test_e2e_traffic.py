@@ -8,13 +8,12 @@ change is reverted from the Changes page. Screenshots in test-results/e2e/.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import MeshuiServer, screenshot, start_meshui_server
+from tests.e2e.conftest import MeshuiServer, screenshot, session_api, sign_in, start_meshui_server
 
 pytestmark = pytest.mark.e2e
 TIMEOUT_MS = 20_000
@@ -48,25 +47,6 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshuiServ
         yield server
     finally:
         server.stop()
-
-
-def _sign_in(page: Page, server: MeshuiServer) -> None:
-    page.goto(f"{server.url}/login/")
-    page.get_by_label("Username").fill(OPERATOR[0])
-    page.get_by_label("Password").fill(OPERATOR[1])
-    page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("user-role")).to_have_text("operator")
-
-
-def _api(page: Page, server: MeshuiServer, path: str, method: str = "GET", body: dict | None = None,
-         headers: dict | None = None) -> tuple[int, dict]:  # fmt: skip
-    """An API call with the page's session cookie (and its CSRF token for writes)."""
-    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
-    all_headers = {"X-CSRFToken": cookies.get("csrftoken", ""), "Content-Type": "application/json", **(headers or {})}
-    response = page.request.fetch(
-        f"{server.url}{path}", method=method, headers=all_headers, data=json.dumps(body) if body is not None else None
-    )
-    return response.status, response.json()
 
 
 def _open_reviews_editor(page: Page, server: MeshuiServer, node: str = "reviews-v1") -> None:
@@ -104,7 +84,7 @@ def test_anonymous_visitors_see_a_read_only_editor(demo_server: MeshuiServer, pa
 
 def test_shift_weights_graph_follows_and_revert_from_changes(demo_server: MeshuiServer, page: Page) -> None:
     page.set_viewport_size({"width": 1440, "height": 1000})
-    _sign_in(page, demo_server)
+    sign_in(page, demo_server, OPERATOR, "operator")
     _open_reviews_editor(page, demo_server)
     # given the demo splits reviews evenly: productpage calls v2 and v3
     page.wait_for_function(
@@ -125,13 +105,13 @@ def test_shift_weights_graph_follows_and_revert_from_changes(demo_server: Meshui
     diff = page.get_by_test_id("traffic-diff")
     expect(diff).to_contain_text("+kind: VirtualService", timeout=TIMEOUT_MS)
     expect(diff).to_contain_text("subset: v1")
-    status, state = _api(page, demo_server, TRAFFIC)
+    status, state = session_api(page, demo_server, TRAFFIC)
     assert (status, state["weights"]) == (200, {})
     screenshot(page, "traffic-editor-review")
     page.get_by_test_id("traffic-apply").click()
     expect(page.get_by_test_id("traffic-status")).to_contain_text("Applied (change #", timeout=TIMEOUT_MS)
     # then the API state changed
-    status, state = _api(page, demo_server, TRAFFIC)
+    status, state = session_api(page, demo_server, TRAFFIC)
     assert (status, state["weights"]) == (200, {"v1": 100})
     screenshot(page, "traffic-editor-applied")
     # and the graph's productpage → reviews-v2/v3 rates fall as the window moves past the change
@@ -159,13 +139,13 @@ def test_shift_weights_graph_follows_and_revert_from_changes(demo_server: Meshui
     newest = page.get_by_test_id("change").first
     expect(newest.get_by_test_id("change-summary")).to_contain_text("revert", timeout=TIMEOUT_MS)
     expect(page.get_by_test_id("change").nth(1).get_by_test_id("change-reverted")).to_be_visible()
-    status, state = _api(page, demo_server, TRAFFIC)
+    status, state = session_api(page, demo_server, TRAFFIC)
     assert (status, state["weights"]) == (200, {})
     screenshot(page, "traffic-changes-reverted")
 
 
 def test_invalid_value_is_shown_next_to_its_field(demo_server: MeshuiServer, page: Page) -> None:
-    _sign_in(page, demo_server)
+    sign_in(page, demo_server, OPERATOR, "operator")
     _open_reviews_editor(page, demo_server)
     # given a timeout that is not a duration
     page.get_by_test_id("timeout").fill("soon")
@@ -181,10 +161,10 @@ def test_invalid_value_is_shown_next_to_its_field(demo_server: MeshuiServer, pag
 
 
 def test_stale_version_shows_the_new_state(demo_server: MeshuiServer, page: Page) -> None:
-    _sign_in(page, demo_server)
+    sign_in(page, demo_server, OPERATOR, "operator")
     _open_reviews_editor(page, demo_server)
     # given someone else changes reviews after the editor read it
-    status, _ = _api(page, demo_server, TRAFFIC, "PATCH", {"weights": {"v1": 90, "v3": 10}})
+    status, _ = session_api(page, demo_server, TRAFFIC, "PATCH", {"weights": {"v1": 90, "v3": 10}})
     assert status == 200
     # when the operator reviews their own edit
     page.get_by_test_id("abort-on").check()
@@ -202,8 +182,8 @@ def test_stale_version_shows_the_new_state(demo_server: MeshuiServer, page: Page
 
 def test_istio_config_lists_resources_with_validations(demo_server: MeshuiServer, page: Page) -> None:
     # given reviews has routing (a previous test or this one writes it)
-    _sign_in(page, demo_server)
-    status, _ = _api(page, demo_server, TRAFFIC, "PATCH", {"weights": {"v1": 50, "v2": 50}, "timeout": "3s"})
+    sign_in(page, demo_server, OPERATOR, "operator")
+    status, _ = session_api(page, demo_server, TRAFFIC, "PATCH", {"weights": {"v1": 50, "v2": 50}, "timeout": "3s"})
     assert status == 200
     # when the Istio config page is opened for bookinfo
     page.goto(f"{demo_server.url}/istio-config?namespace=bookinfo")
@@ -215,10 +195,10 @@ def test_istio_config_lists_resources_with_validations(demo_server: MeshuiServer
 
 def test_graph_shows_traffic_badges_on_the_reviews_nodes(demo_server: MeshuiServer, page: Page) -> None:
     page.set_viewport_size({"width": 1440, "height": 1000})
-    _sign_in(page, demo_server)
+    sign_in(page, demo_server, OPERATOR, "operator")
     # given an operator applies a 90/10 split and a fault to reviews through the API (and
     # clears what earlier tests of this module may have left: timeout, retries, breaker)
-    status, _ = _api(page, demo_server, TRAFFIC, "PATCH", {
+    status, _ = session_api(page, demo_server, TRAFFIC, "PATCH", {
         "weights": {"v1": 90, "v2": 10}, "fault": {"abort": {"http_status": 503, "percent": 5}, "delay": None},
         "timeout": None, "retries": None, "circuit_breaker": None,
     })  # fmt: skip
