@@ -26,8 +26,17 @@ from traffic.validate import validate_all
 _SEEN_WINDOW_S = 3600
 
 
+# The graph built from the last shared read, with that read: every read of a traffic state asks
+# for versions and for hosts, and the badges of a view read many states, all within one shared read.
+_seen_built: tuple[object, MeshGraph] | None = None
+
+
 def _seen_graph() -> MeshGraph | None:
-    """The workload graph of the last hour (idle edges kept), or None when telemetry is unavailable."""
+    """The workload graph of the last hour (idle edges kept), or None when telemetry is unavailable.
+
+    Built once per shared telemetry read (``topology.service.read_telemetry`` hands out the same
+    object until its short TTL ends)."""
+    global _seen_built
     from metrics.errors import PrometheusError
     from topology import service as topology
 
@@ -36,7 +45,12 @@ def _seen_graph() -> MeshGraph | None:
     except PrometheusError:
         # Routing stays editable while Prometheus is down; only the telemetry hints are missing.
         return None
-    return build_graph(telemetry, GraphOptions(graph_type=GraphType.WORKLOAD, include_idle=True))
+    built = _seen_built
+    if built is not None and built[0] is telemetry:
+        return built[1]
+    graph = build_graph(telemetry, GraphOptions(graph_type=GraphType.WORKLOAD, include_idle=True))
+    _seen_built = (telemetry, graph)
+    return graph
 
 
 def seen_versions(namespace: str, service: str) -> list[str]:
