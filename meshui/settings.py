@@ -181,6 +181,10 @@ PROMETHEUS = {
     "HEADERS": env_headers("MESHUI_PROMETHEUS_HEADERS"),
     "TIMEOUT_S": env_float("MESHUI_PROMETHEUS_TIMEOUT_S", 10.0, minimum=0.1, maximum=300),
     "SCOPE": env_label_matchers("MESHUI_PROMETHEUS_SCOPE"),
+    # auto: read the graph from meshui's recording rules (docs/prometheus-rules.yaml) wherever
+    # Prometheus records them, checked every RULES_RECHECK_S; off: always read raw series.
+    "RECORDED": env_choice("MESHUI_PROMETHEUS_RECORDED", "auto", ("auto", "off")),
+    "RULES_RECHECK_S": env_float("MESHUI_PROMETHEUS_RULES_RECHECK_S", 120.0, minimum=5, maximum=3600),
 }
 JAEGER = {"URL": env_url("MESHUI_JAEGER_URL")}
 

@@ -1,39 +1,43 @@
 """The Prometheus telemetry source: Istio's standard metrics read into a ``MeshTelemetry``.
 
-The query plan is constant — five instant queries per read, whatever the graph type or the
-number of namespaces — so the cost of a graph does not grow with what the user selects:
+What a read costs Prometheus is, above all, the number of raw series it touches: on Debian's
+Prometheus 2.42 selecting a series with Istio's thirty labels costs some 20 µs, and a mesh of
+1,000 services holds 200k of them, nine in ten duration buckets (docs/decisions/0016). So the
+plan touches as few series as the counting rule allows, each at most once, and splits the
+biggest read in two so that Prometheus evaluates it on two cores:
 
-1. ``istio_requests_total``: the edge, ``reporter`` and the outcome of each request
-2. ``istio_request_duration_milliseconds_bucket``: the edge, ``reporter`` and ``le``
-3. ``istio_request_duration_milliseconds_sum``: the edge and ``reporter``
-4. ``istio_tcp_sent_bytes_total``: the edge, ``reporter``, flags and mTLS
-5. ``istio_tcp_received_bytes_total``: the same
+1. ``istio_requests_total`` — both reporters, ``D or ignoring(reporter, security) S``;
+2. + 3. ``istio_request_duration_milliseconds_bucket`` — two halves by ``le`` (Istio's ten lower
+   bounds; every other spelling), the destination side only, plus the source side of requests
+   whose destination workload is unknown (fault-injected aborts, upstream failures, no route,
+   hosts outside the mesh): the only source reports of a histogram the counting rule can keep;
+4. ``istio_request_duration_milliseconds_sum`` — the same sides;
+5. ``istio_tcp_sent_bytes_total`` and ``istio_tcp_received_bytes_total`` in one query, told
+   apart by a ``meshui_metric`` label.
 
-Each query counts every request once already (docs/decisions/0002), halving what Prometheus
-sends back::
+Only when the requests answer holds an edge that only the source reported although it names
+the destination workload (the destination proxy's metrics disabled, a proxyless server) is a
+sixth query sent: that edge's source-side buckets and sums, narrowed by destination workload.
 
-    sum by (meshui_edge, <kept>) (label_join(rate(m{reporter=~"destination|waypoint"}[w]), ...))
-    or ignoring(reporter, <side labels>)
-    sum by (meshui_edge, <kept>) (label_join(rate(m{reporter="source"}[w]), ...))
-
-``or`` keeps every destination-side element and adds a source-side one only when no
-destination-side element has the same labels outside ``ignoring``: the destination report
-wins per edge (``le`` is ignored, so a histogram comes whole from one side). Requests take one
-more term: ``D or (S unless on(edge) D) or S{response_flags=~<never reached>}`` — the source
-adds, on an edge the destination saw, only requests that never reached a destination proxy
-(``NEVER_REACHED_FLAGS``). That is exactly the builder's rule, which stays in place as a
-safety net (the ``reporter`` label is kept).
+Each request is counted once by the builder's rule (docs/decisions/0002): the destination's
+reports win per edge, the source adds requests that never reached a destination proxy. The
+queries already drop most source reports the rule would discard, and keep ``reporter`` so the
+builder can finish the job (``D or ignoring(reporter, security) S`` keeps a source outcome the
+destination did not report, e.g. ``504 UT`` beside the destination's ``0 DC``; the builder drops
+it unless it never reached a destination).
 
 The fourteen identity labels travel as one label, ``meshui_edge`` (``label_join`` with
-``metrics.parse.EDGE_SEPARATOR``), so each series carries 2 to 6 labels instead of 17;
-``metrics.parse`` splits each distinct value once into ``Sample.identity``. Should a label value
-hold the separator (``AmbiguousEdge``), that metric alone is asked again with the labels
-spelled out (the same dedupe, no join): one more query, only then.
+``metrics.parse.EDGE_SEPARATOR``), joined on the raw series (cheaper than grouping by fourteen
+labels first) and aggregated away from the pods; ``metrics.parse`` splits each distinct value
+once into ``Sample.identity``. Should a value hold the separator (``AmbiguousEdge``), the
+ambiguous queries are asked again, spelled out, as **one** more query.
 
-With namespaces, each ``rate`` becomes an ``or`` of three narrowed selectors (destination
-service namespace, destination workload namespace, source workload namespace, each ``=~`` one
-alternation of the namespaces); ``or`` keeps a series once even when several selectors match
-it, so narrowing never double-counts. The queries run concurrently and share one deadline.
+Selected namespaces narrow every selector with three **disjoint** branches — to a service of
+the namespaces; else from a workload of them; else to a workload of them — with equality
+matchers for one namespace (they hit Prometheus' index directly) and one alternation for
+several. Disjoint branches touch each series once, so a selection never costs more than the
+whole mesh; each branch is aggregated before the ``or`` (a group's series all lie in one branch:
+the namespace labels are part of the identity).
 
 Zero rates are kept: an idle edge is still an edge, and histogram buckets must stay complete
 for quantiles to interpolate correctly.
@@ -41,26 +45,34 @@ for quantiles to interpolate correctly.
 
 from __future__ import annotations
 
+import math
+import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 from metrics.client import PrometheusClient, QueryResult
+from metrics.errors import PrometheusError
 from metrics.parse import EDGE_LABEL, EDGE_SEPARATOR, AmbiguousEdge
 from metrics.promql import check_label_name, matcher, quote, regex_alternation, selector
+from metrics.rules import NAMESPACE_LABELS, RECORDED_BY_KEY, RECORDED_METRICS, RecordedWindow, window_for
 from topology.graph.telemetry import (
     DURATION_BUCKET_LABELS,
     DURATION_SUM_LABELS,
+    EDGE_LABELS,
     IDENTITY_LABELS,
     NEVER_REACHED_FLAGS,
     REQUEST_LABELS,
     TCP_LABELS,
     MeshTelemetry,
+    Sample,
 )
 
 _SECURITY = "connection_security_policy"
 # (MeshTelemetry field, metric, labels kept beside the identity, labels the dedupe ignores,
-# full grouping labels for the spelled-out fallback), in plan order.
+# full grouping labels for the spelled-out form), per metric; the range reader uses it too.
 QUERY_PLAN: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = (
     (
         "requests",
@@ -92,30 +104,96 @@ QUERY_PLAN: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, .
         TCP_LABELS,
     ),
 )
+_PLAN = {entry[0]: entry for entry in QUERY_PLAN}
+_FIELDS = tuple(entry[0] for entry in QUERY_PLAN)
 
-# Labels that place a series in a namespace: traffic to it (by service or by workload) or from it.
-NAMESPACE_LABELS: tuple[str, ...] = (
-    "destination_service_namespace",
-    "destination_workload_namespace",
-    "source_workload_namespace",
-)
 REQUESTS_METRIC = "istio_requests_total"
+DURATION_METRICS = "istio_request_duration_milliseconds_(bucket|sum)"
 DESTINATION_SIDE = (matcher("reporter", "=~", "destination|waypoint"),)
 SOURCE_SIDE = (matcher("reporter", "=", "source"),)
 NEVER_REACHED_SOURCE = (
     *SOURCE_SIDE,
     matcher("response_flags", "=~", "(.*,)?(" + "|".join(NEVER_REACHED_FLAGS) + ")(,.*)?"),
 )
+_UNSET_WORKLOAD = ("", "unknown")
+# The source reports of a histogram the counting rule keeps: the destination never reported them.
+UNKNOWN_DESTINATION_SOURCE = (*SOURCE_SIDE, matcher("destination_workload", "=~", "unknown|"))
+# Istio's ten lower duration bounds (as Envoy writes them, or with a ".0"): the bucket read is
+# split here into two queries of about the same size; any other bound or spelling falls in the
+# second, so the halves are complete.
+LOW_BOUNDS = ("0.5", "1", "5", "10", "25", "50", "100", "250", "500", "1000")
+_LOW_BOUNDS_RE = "(" + "|".join(bound.replace(".", "\\.") for bound in LOW_BOUNDS) + ")(\\.0+)?"
+BUCKET_HALVES = ((matcher("le", "=~", _LOW_BOUNDS_RE),), (matcher("le", "!~", _LOW_BOUNDS_RE),))
+TCP_METRIC_LABEL = "meshui_metric"
+QUERY_LABEL = "meshui_query"
+# Past this many destination workloads the source fallback reads every source report.
+MAX_FALLBACK_WORKLOADS = 500
 
 
-def _rates(metric: str, side: tuple[str, ...], window_s: int, namespaces: list[str], scope: str) -> str:
-    if not namespaces:
-        return f"rate({selector(metric, side, scope)}[{window_s}s])"
-    pattern = regex_alternation(namespaces)
-    return " or ".join(
-        f"rate({selector(metric, (*side, matcher(label, '=~', pattern)), scope)}[{window_s}s])"
-        for label in NAMESPACE_LABELS
-    )
+def namespace_branches(namespaces: Iterable[str] | None) -> list[tuple[str, ...]]:
+    """Disjoint matcher sets whose union selects the series from or to ``namespaces``.
+
+    ``None`` or empty: one empty set (the whole mesh). One namespace: equality matchers, which
+    Prometheus answers from its index; several: one alternation each.
+    """
+    names = sorted(set(namespaces or ()))
+    if not names:
+        return [()]
+    if len(names) == 1:
+        equal, differ, value = "=", "!=", names[0]
+    else:
+        equal, differ, value = "=~", "!~", regex_alternation(names)
+    service_ns, workload_ns, source_ns = NAMESPACE_LABELS
+    return [
+        (matcher(service_ns, equal, value),),
+        (matcher(service_ns, differ, value), matcher(source_ns, equal, value)),
+        (matcher(service_ns, differ, value), matcher(source_ns, differ, value), matcher(workload_ns, equal, value)),
+    ]
+
+
+def _window(window_s: int) -> str:
+    if window_s <= 0:
+        raise ValueError("window_s must be positive")
+    return f"[{window_s}s]"
+
+
+def side_sum(
+    metric: str,
+    matchers: Sequence[str],
+    by: Sequence[str],
+    window_s: int,
+    namespaces: Iterable[str] | None,
+    scope: str,
+    *,
+    compact: bool,
+    recorded: str = "",
+) -> str:
+    """``sum by (by)`` of the rates of ``metric``'s series matching ``matchers``, per namespace
+    branch, the branches joined by ``or`` (parenthesised, ready to combine).
+
+    ``compact`` joins the identity into ``EDGE_LABEL`` on the raw series (``by`` then names
+    ``EDGE_LABEL``). An empty ``metric`` selects by ``matchers`` alone (``__name__=~...``).
+    ``recorded`` names a recorded series (``metrics.rules``) holding those rates already, joined:
+    it is selected instead, with no ``rate`` and no join. Raises ``ValueError`` for a
+    non-positive window or a bad label name.
+    """
+    window = _window(window_s)
+    grouping = ",".join(check_label_name(label) for label in by)
+    joined = ",".join(quote(label) for label in IDENTITY_LABELS)
+    parts = []
+    for branch in namespace_branches(namespaces):
+        if recorded:
+            inner = selector(recorded, (*matchers, *branch), scope)
+        else:
+            if metric:
+                series = selector(metric, (*matchers, *branch), scope)
+            else:
+                series = "{" + ",".join(m for m in (*matchers, *branch, scope.strip().strip(",")) if m) + "}"
+            inner = f"rate({series}{window})"
+            if compact:
+                inner = f"label_join({inner},{quote(EDGE_LABEL)},{quote(EDGE_SEPARATOR)},{joined})"
+        parts.append(f"sum by ({grouping}) ({inner})")
+    return "(" + " or ".join(parts) + ")"
 
 
 def rate_query(
@@ -126,10 +204,12 @@ def rate_query(
     ``namespaces`` ``None`` (or empty) reads the whole mesh; otherwise only series from or to
     those namespaces. Raises ``ValueError`` for a non-positive window.
     """
-    if window_s <= 0:
-        raise ValueError("window_s must be positive")
-    by = ",".join(check_label_name(label) for label in labels)
-    return f"sum by ({by}) ({_rates(metric, (), window_s, sorted(set(namespaces or ())), scope)})"
+    return side_sum(metric, (), tuple(labels), window_s, namespaces, scope, compact=False)
+
+
+def _grouping(field_name: str, compact: bool) -> tuple[str, ...]:
+    _, _, kept, _, full = _PLAN[field_name]
+    return (EDGE_LABEL, *kept) if compact else full
 
 
 def deduped_query(
@@ -142,59 +222,228 @@ def deduped_query(
     *,
     compact: bool = True,
 ) -> str:
-    """One query of the plan: each series once, the destination side winning (see the module doc).
+    """Each series once, the destination side winning (the rule of the whole plan, both sides read).
 
-    ``kept`` are the labels grouped by besides the identity; ``ignored`` those the ``or`` does
-    not match on. ``compact`` joins the identity labels into ``EDGE_LABEL``; otherwise they are
-    grouped by as they are (``kept`` then lists them too). Raises ``ValueError`` for a
-    non-positive window or a bad label name.
+    The range reader's form of a metric: ``D or ignoring(ignored) S``; for requests
+    ``D or (S unless on(identity) D) or S{never reached}``. ``kept`` are the labels grouped by
+    besides the identity (with ``compact=False`` they list the identity too). Raises
+    ``ValueError`` for a non-positive window or a bad label name.
     """
-    if window_s <= 0:
-        raise ValueError("window_s must be positive")
-    names = sorted(set(namespaces or ()))
-    by = ",".join(check_label_name(label) for label in ((EDGE_LABEL, *kept) if compact else kept))
-    joined = ",".join(quote(label) for label in IDENTITY_LABELS)
-    sides = []
-    for side in (DESTINATION_SIDE, SOURCE_SIDE, NEVER_REACHED_SOURCE):
-        inner = _rates(metric, side, window_s, names, scope)
-        if compact:
-            inner = f"label_join({inner},{quote(EDGE_LABEL)},{quote(EDGE_SEPARATOR)},{joined})"
-        sides.append(f"sum by ({by}) ({inner})")
-    destination, source, never_reached = sides
+    by = ((EDGE_LABEL, *kept) if compact else tuple(kept))
+    destination, source, never_reached = (
+        side_sum(metric, side, by, window_s, namespaces, scope, compact=compact)
+        for side in (DESTINATION_SIDE, SOURCE_SIDE, NEVER_REACHED_SOURCE)
+    )
     if metric == REQUESTS_METRIC:
-        # Per edge: the destination's reports, or the source's where the destination saw
-        # nothing of that edge, plus the source's reports of requests that never reached a
-        # destination (a plain `or`: those already taken have identical label sets).
         identity = EDGE_LABEL if compact else ",".join(IDENTITY_LABELS)
         return f"{destination} or ({source} unless on({identity}) {destination}) or {never_reached}"
     ignoring = ",".join(check_label_name(label) for label in ignored)
     return f"{destination} or ignoring({ignoring}) {source}"
 
 
-class PrometheusTelemetrySource:
-    """``TelemetrySource`` over a ``PrometheusClient``: five queries per ``read``, plus one per
-    metric whose compact answer was ambiguous (never, unless a label value holds a line feed)."""
+@dataclass(frozen=True, slots=True)
+class PlannedQuery:
+    """One query of a read: its name, the ``MeshTelemetry`` field(s) it fills and its PromQL."""
 
-    def __init__(self, client: PrometheusClient) -> None:
+    name: str
+    promql: str
+
+
+RECORDED_PROBE_TIMEOUT_S = 5.0
+
+
+class RecordedSeriesProbe:
+    """Which metrics Prometheus records (``metrics.rules``), per window, fresh at a time.
+
+    One cheap query per check — the newest sample time of each recorded name, over the
+    histogram's ``+Inf`` series and the other metrics' series only — cached for ``recheck_s``
+    for live reads (``query_time`` within a minute of now) and per exact time for reads of the
+    past, so that history before the rules were loaded is read raw. A recorded metric counts
+    only when its newest sample is at most ``RecordedWindow.max_age_s`` older than the read's
+    time. A failed check reads raw and is retried after ``retry_s``.
+    """
+
+    def __init__(
+        self,
+        client: PrometheusClient,
+        *,
+        recheck_s: float = 120.0,
+        retry_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.client = client
+        self.recheck_s = recheck_s
+        self.retry_s = retry_s
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._live: dict[int, tuple[float, frozenset[str]]] = {}
+        self._past: OrderedDict[tuple[int, float], frozenset[str]] = OrderedDict()
+        self.last_error: str = ""
 
-    def queries(
-        self, *, window_s: int, namespaces: frozenset[str] | None, compact: bool = True
-    ) -> list[str]:
-        """The five PromQL expressions a ``read`` sends, in plan order (``compact=False``: the
-        spelled-out fallbacks)."""
-        return [
-            deduped_query(
+    def recorded(self, window_s: int, query_time: float) -> frozenset[str]:
+        """The ``MeshTelemetry`` fields recorded and fresh at ``query_time`` for ``window_s``."""
+        window = window_for(window_s)
+        if window is None:
+            return frozenset()
+        now = self.clock()
+        live = now - query_time < 60.0
+        with self._lock:
+            if live:
+                cached = self._live.get(window_s)
+                if cached is not None and cached[0] > now:
+                    return cached[1]
+            else:
+                found = self._past.get((window_s, query_time))
+                if found is not None:
+                    return found
+        fields, ok = self._check(window, now if live else query_time)
+        with self._lock:
+            if live:
+                self._live[window_s] = (now + (self.recheck_s if ok else self.retry_s), fields)
+            elif ok:
+                self._past[(window_s, query_time)] = fields
+                while len(self._past) > 64:
+                    self._past.popitem(last=False)
+        return fields
+
+    def _check(self, window: RecordedWindow, at: float) -> tuple[frozenset[str], bool]:
+        names = "|".join(m.recorded_name(window) for m in RECORDED_METRICS)
+        promql = (
+            f"max by (__name__) (timestamp({{__name__=~{quote(names)},le=~{quote(chr(92) + '+Inf|')}"
+            + (f",{self.client.scope.strip().strip(',')}" if self.client.scope.strip() else "")
+            + "}))"
+        )
+        try:
+            result = self.client.query(
+                promql, time=at, deadline=time.monotonic() + min(RECORDED_PROBE_TIMEOUT_S, self.client.timeout_s)
+            )
+        except PrometheusError as error:
+            self.last_error = str(error)
+            return frozenset(), False
+        self.last_error = ""
+        newest = {sample.labels.get("__name__", ""): sample.value for sample in result.samples}
+        fields = frozenset(
+            metric.key
+            for metric in RECORDED_METRICS
+            if at - newest.get(metric.recorded_name(window), -math.inf) <= window.max_age_s
+        )
+        return fields, True
+
+    def status(self) -> dict[str, object]:
+        """What the last live checks found, per recorded window (for ``/readyz``)."""
+        with self._lock:
+            found = {window_s: sorted(fields) for window_s, (_, fields) in self._live.items()}
+        return {"recorded": {f"{w}s": fields for w, fields in sorted(found.items())}, "error": self.last_error}
+
+
+class PrometheusTelemetrySource:
+    """``TelemetrySource`` over a ``PrometheusClient``: five queries per ``read``, a sixth only
+    for source-only edges of known workloads, one more only when an identity was ambiguous."""
+
+    def __init__(self, client: PrometheusClient, *, probe: RecordedSeriesProbe | None = None) -> None:
+        self.client = client
+        self.probe = probe
+
+    @classmethod
+    def from_settings(cls) -> PrometheusTelemetrySource:
+        """A source over ``PrometheusClient.from_settings()``, reading recorded series when
+        ``MESHUI_PROMETHEUS_RECORDED`` is ``auto`` (the default)."""
+        from django.conf import settings  # Imported here so this module works without Django.
+
+        client = PrometheusClient.from_settings()
+        config = settings.PROMETHEUS
+        probe = None
+        if config.get("RECORDED", "auto") == "auto":
+            probe = RecordedSeriesProbe(client, recheck_s=float(config.get("RULES_RECHECK_S") or 120))
+        return cls(client, probe=probe)
+
+    # --- the plan ---------------------------------------------------------------------------
+
+    def plan(
+        self,
+        *,
+        window_s: int,
+        namespaces: frozenset[str] | None,
+        compact: bool = True,
+        recorded: frozenset[str] = frozenset(),
+    ) -> list[PlannedQuery]:
+        """The five queries a ``read`` always sends, in order (``compact=False``: spelled out).
+
+        ``recorded`` names the ``MeshTelemetry`` fields Prometheus records at this window
+        (``metrics.rules``): those read the recorded series; the others, and every spelled-out
+        query, read the raw ones.
+        """
+        scope = self.client.scope
+        window = window_for(window_s)
+
+        def side(field_name: str, metric: str, matchers: Sequence[str]) -> str:
+            name = ""
+            if compact and window is not None and field_name in recorded:
+                name = RECORDED_BY_KEY[field_name].recorded_name(window)
+            return side_sum(
                 metric,
-                kept if compact else full,
-                ignored,
+                matchers,
+                _grouping(field_name, compact),
                 window_s,
                 namespaces,
-                self.client.scope,
+                scope,
                 compact=compact,
+                recorded=name,
             )
-            for _, metric, kept, ignored, full in QUERY_PLAN
+
+        requests = (
+            f"{side('requests', REQUESTS_METRIC, DESTINATION_SIDE)} or ignoring(reporter,{_SECURITY}) "
+            f"{side('requests', REQUESTS_METRIC, SOURCE_SIDE)}"
+        )
+        bucket = _PLAN["duration_buckets"][1]
+        halves = [
+            f"{side('duration_buckets', bucket, (*DESTINATION_SIDE, *half))} or "
+            f"{side('duration_buckets', bucket, (*UNKNOWN_DESTINATION_SOURCE, *half))}"
+            for half in BUCKET_HALVES
         ]
+        duration_sum = _PLAN["duration_sum"][1]
+        sums = (
+            f"{side('duration_sum', duration_sum, DESTINATION_SIDE)} or "
+            f"{side('duration_sum', duration_sum, UNKNOWN_DESTINATION_SOURCE)}"
+        )
+        tcp = []
+        for field_name, name in (("tcp_sent", "sent"), ("tcp_received", "received")):
+            metric = _PLAN[field_name][1]
+            deduped = (
+                f"{side(field_name, metric, DESTINATION_SIDE)} or ignoring(reporter,{_SECURITY},response_flags) "
+                f"{side(field_name, metric, SOURCE_SIDE)}"
+            )
+            tcp.append(f"label_replace({deduped},{quote(TCP_METRIC_LABEL)},{quote(name)},\"\",\"\")")
+        return [
+            PlannedQuery("requests", requests),
+            PlannedQuery("buckets_low", halves[0]),
+            PlannedQuery("buckets_high", halves[1]),
+            PlannedQuery("duration_sum", sums),
+            PlannedQuery("tcp", " or ".join(tcp)),
+        ]
+
+    def queries(self, *, window_s: int, namespaces: frozenset[str] | None, compact: bool = True) -> list[str]:
+        """The PromQL of the five queries a ``read`` always sends, in order."""
+        return [query.promql for query in self.plan(window_s=window_s, namespaces=namespaces, compact=compact)]
+
+    def source_fallback(
+        self, workloads: Iterable[tuple[str, str]], *, window_s: int, compact: bool = True, every: bool = False
+    ) -> PlannedQuery:
+        """Source-side buckets and sums of the edges to ``workloads`` (namespace, name): the sixth
+        query, for edges only the source reported although it named the destination workload.
+        ``every`` (or more than ``MAX_FALLBACK_WORKLOADS`` workloads) reads every source report."""
+        pairs = sorted(set(workloads))
+        matchers: list[str] = [*SOURCE_SIDE, matcher("__name__", "=~", DURATION_METRICS)]
+        if pairs and not every and len(pairs) <= MAX_FALLBACK_WORKLOADS:
+            matchers.append(matcher("destination_workload", "=~", regex_alternation(name for _, name in pairs)))
+            matchers.append(
+                matcher("destination_workload_namespace", "=~", regex_alternation(ns for ns, _ in pairs))
+            )
+        by = (EDGE_LABEL, "reporter", "le") if compact else (*DURATION_BUCKET_LABELS,)
+        promql = side_sum("", matchers, by, window_s, None, self.client.scope, compact=compact)
+        return PlannedQuery("source_fallback", promql)
+
+    # --- the read ---------------------------------------------------------------------------
 
     def read(self, *, query_time: float, window_s: int, namespaces: frozenset[str] | None) -> MeshTelemetry:
         """The mesh's traffic during ``window_s`` seconds ending at ``query_time``.
@@ -203,33 +452,147 @@ class PrometheusTelemetrySource:
         ``PrometheusQueryError``); when several queries fail, the first failing one in plan
         order is raised. All queries, the fallbacks included, end within the client's timeout.
         """
-        promql = self.queries(window_s=window_s, namespaces=namespaces)
         deadline = time.monotonic() + self.client.timeout_s
-        outcomes = self._run(promql, query_time, deadline)
-        ambiguous = [i for i, outcome in enumerate(outcomes) if isinstance(outcome, AmbiguousEdge)]
+        recorded = self.probe.recorded(window_s, query_time) if self.probe is not None else frozenset()
+        planned = self.plan(window_s=window_s, namespaces=namespaces, recorded=recorded)
+        with ThreadPoolExecutor(max_workers=len(planned) + 1, thread_name_prefix="prometheus-read") as pool:
+            futures = {q.name: self._submit(pool, q, query_time, deadline) for q in planned}
+            outcomes: dict[str, QueryResult | BaseException] = {"requests": _outcome(futures["requests"])}
+            workloads = self._fallback_workloads(outcomes["requests"])
+            if workloads:
+                fallback = self.source_fallback(workloads, window_s=window_s)
+                futures[fallback.name] = self._submit(pool, fallback, query_time, deadline)
+                planned.append(fallback)
+            for name, future in futures.items():
+                outcomes.setdefault(name, _outcome(future))
+        ambiguous = [q for q in planned if isinstance(outcomes[q.name], AmbiguousEdge)]
         if ambiguous:
-            spelled_out = self.queries(window_s=window_s, namespaces=namespaces, compact=False)
-            retried = self._run([spelled_out[i] for i in ambiguous], query_time, deadline)
-            for i, outcome in zip(ambiguous, retried, strict=True):
-                outcomes[i] = outcome
-        for outcome in outcomes:
+            retried, added = self._spelled_out(ambiguous, workloads, query_time, window_s, namespaces, deadline)
+            outcomes.update(retried)
+            planned.extend(added)
+        for query in planned:
+            outcome = outcomes[query.name]
             if isinstance(outcome, BaseException):
                 raise outcome
-        telemetry = MeshTelemetry(query_time=query_time, window_s=window_s)
-        for (field_name, *_), result in zip(QUERY_PLAN, outcomes, strict=True):
+        telemetry = MeshTelemetry(
+            query_time=query_time, window_s=window_s, recorded=tuple(k for k in _FIELDS if k in recorded)
+        )
+        for query in planned:
+            result = outcomes[query.name]
             assert isinstance(result, QueryResult)
-            setattr(telemetry, field_name, result.samples)
+            _fill(telemetry, query.name, result.samples)
             for warning in result.warnings:
                 if warning not in telemetry.warnings:
                     telemetry.warnings.append(warning)
         return telemetry
 
-    def _run(self, promql: list[str], query_time: float, deadline: float) -> list[QueryResult | BaseException]:
-        """Each query's result or error, in order, the queries run concurrently."""
-        with ThreadPoolExecutor(max_workers=len(promql), thread_name_prefix="prometheus-read") as pool:
-            futures = [pool.submit(self.client.query, q, time=query_time, deadline=deadline) for q in promql]
-            outcomes: list[QueryResult | BaseException] = []
-            for future in futures:
-                error = future.exception()
-                outcomes.append(error if error is not None else future.result())
-        return outcomes
+    def _submit(
+        self, pool: ThreadPoolExecutor, query: PlannedQuery, query_time: float, deadline: float
+    ) -> Future[QueryResult]:
+        return pool.submit(self.client.query, query.promql, time=query_time, deadline=deadline)
+
+    def _fallback_workloads(self, requests: QueryResult | BaseException) -> set[tuple[str, str]]:
+        return set() if isinstance(requests, BaseException) else source_only_workloads(requests.samples)
+
+    def _spelled_out(
+        self,
+        ambiguous: list[PlannedQuery],
+        workloads: set[tuple[str, str]],
+        query_time: float,
+        window_s: int,
+        namespaces: frozenset[str] | None,
+        deadline: float,
+    ) -> tuple[dict[str, QueryResult | BaseException], list[PlannedQuery]]:
+        """The ambiguous queries asked again with the labels spelled out, as **one** query whose
+        parts a ``meshui_query`` label tells apart; and the queries that adds to the plan.
+
+        When the requests answer itself was ambiguous, which edges need the source fallback is
+        unknown until it comes back, so the retry reads every source-side bucket and sum (the
+        builder keeps only those its rule counts): still one query.
+        """
+        spelled = {q.name: q for q in self.plan(window_s=window_s, namespaces=namespaces, compact=False)}
+        names = {q.name for q in ambiguous}
+        added: list[PlannedQuery] = []
+        if "requests" in names or "source_fallback" in names:
+            everything = "requests" in names
+            fallback = self.source_fallback(workloads, window_s=window_s, compact=False, every=everything)
+            spelled[fallback.name] = fallback
+            if "source_fallback" not in names:
+                names.add(fallback.name)
+                added.append(fallback)
+        parts = [
+            f"label_replace({spelled[name].promql},{quote(QUERY_LABEL)},{quote(name)},\"\",\"\")"
+            for name in sorted(names)
+        ]
+        try:
+            combined = self.client.query(" or ".join(parts), time=query_time, deadline=deadline)
+        except Exception as error:  # handed to read(), which raises it in plan order
+            return dict.fromkeys(names, error), added
+        split: dict[str, list[Sample]] = {name: [] for name in names}
+        for sample in combined.samples:
+            labels = dict(sample.labels)
+            split[labels.pop(QUERY_LABEL, "")].append(Sample(labels, sample.value, sample.identity))
+        retried: dict[str, QueryResult | BaseException] = {
+            name: QueryResult(combined.result_type, samples=split[name], warnings=combined.warnings)
+            for name in names
+        }
+        return retried, added
+
+
+def _outcome(future: Future[QueryResult]) -> QueryResult | BaseException:
+    error = future.exception()
+    return error if error is not None else future.result()
+
+
+def source_only_workloads(requests: Iterable[Sample]) -> set[tuple[str, str]]:
+    """(namespace, name) of the destination workloads of edges only the source reported,
+    among request samples whose destination workload is known."""
+    reported: set[tuple[str, ...]] = set()
+    by_source: dict[tuple[str, ...], tuple[str, str]] = {}
+    destination_reporters = ("destination", "waypoint")
+    for sample in requests:
+        identity = sample.identity if sample.identity is not None else tuple(sample.label(n) for n in IDENTITY_LABELS)
+        if sample.labels.get("reporter") in destination_reporters:
+            reported.add(identity)
+            continue
+        workload = sample.label("destination_workload")
+        if workload not in _UNSET_WORKLOAD:
+            by_source[identity] = (sample.label("destination_workload_namespace"), workload)
+    return {pair for identity, pair in by_source.items() if identity not in reported}
+
+
+def _fill(telemetry: MeshTelemetry, name: str, samples: list[Sample]) -> None:
+    """Put the samples of query ``name`` where they belong in ``telemetry``."""
+    if name == "requests":
+        telemetry.requests.extend(samples)
+    elif name in ("buckets_low", "buckets_high"):
+        telemetry.duration_buckets.extend(samples)
+    elif name == "duration_sum":
+        telemetry.duration_sum.extend(samples)
+    elif name == "tcp":
+        for sample in samples:
+            labels = dict(sample.labels)
+            kind = labels.pop(TCP_METRIC_LABEL, "")
+            target = telemetry.tcp_sent if kind == "sent" else telemetry.tcp_received
+            target.append(Sample(labels, sample.value, sample.identity))
+    elif name == "source_fallback":
+        for sample in samples:
+            if "le" in sample.labels:
+                telemetry.duration_buckets.append(sample)
+            else:
+                telemetry.duration_sum.append(sample)
+    else:  # pragma: no cover - the plan names every query
+        raise ValueError(f"unknown query {name!r}")
+
+
+__all__ = [
+    "EDGE_LABELS",
+    "NAMESPACE_LABELS",
+    "QUERY_PLAN",
+    "PrometheusTelemetrySource",
+    "deduped_query",
+    "namespace_branches",
+    "rate_query",
+    "side_sum",
+    "source_only_workloads",
+]

@@ -42,10 +42,9 @@ def telemetry_source() -> TelemetrySource:
 def _prometheus_source(config: tuple[tuple[str, str], ...]) -> TelemetrySource:
     # One client per configuration, so its HTTP connections are reused between reads; the
     # configuration is the cache key, so a changed setting (in tests) gets a new client.
-    from metrics.client import PrometheusClient
     from metrics.reader import PrometheusTelemetrySource
 
-    return PrometheusTelemetrySource(PrometheusClient.from_settings())
+    return PrometheusTelemetrySource.from_settings()
 
 
 def is_demo() -> bool:
@@ -179,9 +178,19 @@ def read_graph(request: GraphRequest) -> dict:
 def graph_document(telemetry: MeshTelemetry, options: GraphOptions) -> dict:
     """The API JSON of the graph ``options`` describes, built from ``telemetry`` and assessed."""
     graph = assess(build_graph(telemetry, options), health_rules())
-    return graph_to_wire(
+    document = graph_to_wire(
         graph, query_time=telemetry.query_time, window_s=telemetry.window_s, warnings=list(telemetry.warnings)
     )
+    document["read_mode"] = read_mode(telemetry)
+    return document
+
+
+def read_mode(telemetry: MeshTelemetry) -> dict:
+    """How the telemetry was read: ``mode`` is ``recorded`` (every metric from meshui's
+    recording rules), ``partly_recorded`` or ``raw``; ``recorded`` lists the metrics that were."""
+    recorded = list(telemetry.recorded)
+    mode = "raw" if not recorded else "recorded" if len(recorded) == 5 else "partly_recorded"
+    return {"mode": mode, "recorded": recorded}
 
 
 _HEALTH_ORDER = [Health.FAILING, Health.DEGRADED, Health.HEALTHY, Health.IDLE, Health.UNKNOWN]

@@ -8,7 +8,8 @@ inside that hour returns the stream's rate exactly. Everything is deterministic.
 
 Covered on purpose: both reporters for in-mesh traffic; a fault-injection abort (FI, source
 only, destination workload unknown); upstream failures (UF,URX) and no route (NR), source only;
-an unknown source (destination only); gRPC with a non-zero status; TCP bytes both ways with both
+an unknown source (destination only); a server that reports nothing (source only, destination
+workload known); gRPC with a non-zero status; TCP bytes both ways with both
 reporters; 4xx and 5xx; an external destination (PassthroughCluster); mTLS and plain text;
 canonical service/revision labels; duration histograms with known buckets; request/response
 size histograms (``_sum`` and ``_count`` only) on two HTTP streams, frontend → cart-v1 and
@@ -187,6 +188,9 @@ STREAMS: tuple[Stream, ...] = (
     ),
     Stream(PAYMENTS, LEDGER_SVC, None, "http", 0.1, response_code="404", flags="NR", reporters=("source",)),
     Stream(PAYMENTS, EXTERNAL, None, "http", 0.4, reporters=("source",)),
+    # A server whose own proxy reports nothing (its metrics disabled): only the caller, which
+    # still names the destination workload, reports these requests and their durations.
+    Stream(CATALOG, LEDGER_SVC, LEDGER, "http", 0.6, latency=SLOW, mean_ms=300.0, reporters=("source",)),
     Stream(LEDGER, DB_SVC, DB, "tcp", 2048.0, received=512.0),
 )
 # Another mesh in the same Prometheus: invisible through the scope matcher.

@@ -120,7 +120,8 @@ class MeshTelemetry:
     """Everything the graph is built from, for one window ending at ``query_time``.
 
     ``warnings`` carries the upstream's own warnings (e.g. Prometheus' partial-data notes);
-    they reach the API response unchanged.
+    they reach the API response unchanged. ``recorded`` names the fields a source read from
+    pre-aggregated recorded series (Prometheus recording rules) rather than raw ones.
     """
 
     query_time: float
@@ -131,6 +132,7 @@ class MeshTelemetry:
     tcp_sent: list[Sample] = field(default_factory=list)
     tcp_received: list[Sample] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    recorded: tuple[str, ...] = ()
 
 
 class TelemetrySource(Protocol):

@@ -15,6 +15,7 @@ from metrics.errors import PrometheusQueryError, PrometheusQueryLimit
 from metrics.parse import EDGE_SEPARATOR
 from metrics.promql import matcher, regex_alternation, selector
 from metrics.reader import NAMESPACE_LABELS, PrometheusTelemetrySource
+from metrics.rules import render_rules
 from tests.support import mesh_truth
 from tests.support.prometheus import PROMTOOL, free_port, start_prometheus, write_openmetrics
 
@@ -129,17 +130,23 @@ def test_histogram_quantiles_from_prometheus_match_truth(scoped_client, promethe
         assert result.samples[0].value == pytest.approx(mesh_truth.histogram_quantile(q, buckets), rel=1e-9)
 
 
-def test_exactly_five_queries_per_read_whatever_the_namespaces(scoped_client):
+def test_five_queries_per_read_whatever_the_namespaces_plus_one_for_silent_servers(scoped_client):
+    # given a mesh with one server that reports nothing (catalog -> ledger, only the caller reports)
     events: list[QueryEvent] = []
     client_module.add_observer(events.append)
     try:
         for namespaces in (None, frozenset({"shop"}), frozenset({"shop", "pay", "absent", "a.b|c"})):
             before = len(events)
             read(scoped_client, namespaces=namespaces)
-            assert len(events) - before == 5
+            # then each read is the five queries plus the source fallback for that edge
+            assert len(events) - before == 6
+        # and a selection without such an edge costs the five alone
+        before = len(events)
+        read(scoped_client, namespaces=frozenset({"absent"}))
+        assert len(events) - before == 5
     finally:
         client_module.remove_observer(events.append)
-    assert scoped_client.queries_sent == 15
+    assert scoped_client.queries_sent == 23
     assert {e.outcome for e in events} == {"ok"}
 
 
@@ -246,7 +253,11 @@ def test_recording_rules_file_is_valid():
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 6 rules found" in result.stdout
+    assert "SUCCESS: 10 rules found" in result.stdout
+
+
+def test_recording_rules_file_is_what_meshui_renders():
+    assert (REPO / "docs" / "prometheus-rules.yaml").read_text() == render_rules()
 
 
 @pytest.fixture(scope="module")
@@ -255,7 +266,8 @@ def degraded_prometheus(mesh_openmetrics, tmp_path_factory):
     running = start_prometheus(
         mesh_openmetrics,
         tmp_path_factory.mktemp("prometheus-degraded"),
-        extra_args=["--query.max-samples=400"],
+        # Below one series' points over an hour (241), above what a 30 s read holds at once.
+        extra_args=["--query.max-samples=200"],
         remote_read_url=f"http://127.0.0.1:{free_port()}/read",
     )
     try:
@@ -312,7 +324,8 @@ def test_separator_inside_a_label_value_is_read_again_spelled_out(odd_cluster_pr
     client = PrometheusClient(odd_cluster_prometheus.url, timeout_s=10, scope=mesh_truth.SCOPE)
     # when reading it
     telemetry = read(client, query_time=odd_cluster_prometheus.data_end)
-    # then the two TCP queries were asked again with their labels spelled out (5 + 2 queries)
+    # then the TCP query was asked again with its labels spelled out: one more query (5, the
+    # source fallback for the silent server, and the retry)
     assert client.queries_sent == 7
     # and the TCP bytes come back once, with the cluster name intact
     key = ("reporter", "source_cluster", "source_workload", "destination_workload")

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from metrics.promql import escape_label_value, matcher, re2_escape, regex_alternation, scoped, selector
-from metrics.reader import PrometheusTelemetrySource, deduped_query, rate_query
+from metrics.reader import (
+    PrometheusTelemetrySource,
+    deduped_query,
+    namespace_branches,
+    rate_query,
+    source_only_workloads,
+)
 from topology.graph.telemetry import IDENTITY_LABELS
 
 
@@ -80,16 +86,43 @@ def test_selector_rejects_bad_metric_name():
 
 def test_rate_query_mesh_wide():
     assert (
-        rate_query("m", ("a", "b"), 600, None, 'mesh_id="x"') == 'sum by (a,b) (rate(m{mesh_id="x"}[600s]))'
+        rate_query("m", ("a", "b"), 600, None, 'mesh_id="x"') == '(sum by (a,b) (rate(m{mesh_id="x"}[600s])))'
     )
 
 
-def test_rate_query_narrowed_by_namespaces_uses_one_alternation_per_selector():
-    query = rate_query("m", ("a",), 60, frozenset({"pay", "shop"}), "")
+def test_one_namespace_narrows_with_equality_matchers_in_disjoint_branches():
+    # when narrowing to one namespace
+    branches = namespace_branches(["pay"])
+    # then each branch uses equality (index lookups) and excludes what the earlier ones took
+    assert branches == [
+        ('destination_service_namespace="pay"',),
+        ('destination_service_namespace!="pay"', 'source_workload_namespace="pay"'),
+        (
+            'destination_service_namespace!="pay"',
+            'source_workload_namespace!="pay"',
+            'destination_workload_namespace="pay"',
+        ),
+    ]
+
+
+def test_several_namespaces_narrow_with_one_alternation_per_matcher():
+    branches = namespace_branches(["shop", "pay"])
+    assert branches[0] == ('destination_service_namespace=~"pay|shop"',)
+    assert branches[2][:2] == ('destination_service_namespace!~"pay|shop"', 'source_workload_namespace!~"pay|shop"')
+
+
+def test_no_namespaces_is_one_unnarrowed_branch():
+    assert namespace_branches(None) == [()]
+    assert namespace_branches([]) == [()]
+
+
+def test_rate_query_aggregates_each_branch_before_the_or():
+    query = rate_query("m", ("a",), 60, frozenset({"pay"}), "")
     assert query == (
-        'sum by (a) (rate(m{destination_service_namespace=~"pay|shop"}[60s])'
-        ' or rate(m{destination_workload_namespace=~"pay|shop"}[60s])'
-        ' or rate(m{source_workload_namespace=~"pay|shop"}[60s]))'
+        '(sum by (a) (rate(m{destination_service_namespace="pay"}[60s]))'
+        ' or sum by (a) (rate(m{destination_service_namespace!="pay",source_workload_namespace="pay"}[60s]))'
+        ' or sum by (a) (rate(m{destination_service_namespace!="pay",source_workload_namespace!="pay",'
+        'destination_workload_namespace="pay"}[60s])))'
     )
 
 
@@ -98,18 +131,87 @@ def test_rate_query_rejects_non_positive_window():
         rate_query("m", ("a",), 0, None, "")
 
 
-def test_plan_is_five_queries_whatever_the_namespaces():
-    # given a reader (its client is never called here)
+def reader(scope: str = "") -> PrometheusTelemetrySource:
     from metrics.client import PrometheusClient
 
-    reader = PrometheusTelemetrySource(PrometheusClient("http://127.0.0.1:9", scope=""))
+    return PrometheusTelemetrySource(PrometheusClient("http://127.0.0.1:9", scope=scope))
+
+
+def test_plan_is_five_queries_whatever_the_namespaces():
     many = frozenset(f"ns{i}" for i in range(50))
-    # then the plan has five queries for no, one or fifty namespaces
-    assert [len(reader.queries(window_s=60, namespaces=n)) for n in (None, frozenset({"a"}), many)] == [
-        5,
-        5,
-        5,
+    assert [len(reader().queries(window_s=60, namespaces=n)) for n in (None, frozenset({"a"}), many)] == [5, 5, 5]
+
+
+def test_histograms_read_the_destination_side_and_unknown_destinations_only():
+    # given the plan of a whole-mesh read
+    plan = {q.name: q.promql for q in reader().plan(window_s=60, namespaces=None)}
+    # then neither bucket half nor the sums read a source report of a known destination workload
+    for name in ("buckets_low", "buckets_high", "duration_sum"):
+        selectors = [part.split("[60s]")[0] for part in plan[name].split("rate(")[1:]]
+        assert len(selectors) == 2
+        assert 'reporter=~"destination|waypoint"' in selectors[0]
+        assert 'reporter="source",destination_workload=~"unknown|"' in selectors[1]
+    # and the two halves split the bounds with one regex, complementary
+    low = '"(0\\\\.5|1|5|10|25|50|100|250|500|1000)(\\\\.0+)?"'
+    assert f"le=~{low}" in plan["buckets_low"]
+    assert f"le!~{low}" in plan["buckets_high"]
+
+
+def test_requests_read_both_sides_once_each():
+    plan = {q.name: q.promql for q in reader().plan(window_s=60, namespaces=None)}
+    assert plan["requests"].count("rate(") == 2
+    assert " or ignoring(reporter,connection_security_policy) " in plan["requests"]
+
+
+def test_recorded_fields_read_recorded_series_without_rate():
+    # given requests and buckets recorded at the 5m window
+    plan = {
+        q.name: q.promql
+        for q in reader().plan(
+            window_s=300, namespaces=frozenset({"pay"}), recorded=frozenset({"requests", "duration_buckets"})
+        )
+    }
+    # then those queries select the recorded series, narrowed the same way, with no rate() or join
+    assert "rate(" not in plan["requests"]
+    recorded = (
+        'meshui:istio_requests_total:rate5m{reporter=~"destination|waypoint",'
+        'destination_service_namespace="pay"}'
+    )
+    assert recorded in plan["requests"]
+    assert "meshui:istio_request_duration_milliseconds_bucket:rate5m{" in plan["buckets_low"]
+    assert "label_join" not in plan["buckets_high"]
+    # and the others stay raw
+    assert "rate(istio_request_duration_milliseconds_sum{" in plan["duration_sum"]
+
+
+def test_a_window_without_rules_reads_raw_even_when_asked_for_recorded():
+    plan = reader().plan(window_s=600, namespaces=None, recorded=frozenset({"requests"}))
+    assert "meshui:" not in " ".join(q.promql for q in plan)
+
+
+def test_source_fallback_narrows_by_destination_workload():
+    query = reader().source_fallback({("pay", "ledger-v1")}, window_s=60).promql
+    assert 'reporter="source"' in query
+    assert '__name__=~"istio_request_duration_milliseconds_(bucket|sum)"' in query
+    assert 'destination_workload=~"ledger-v1",destination_workload_namespace=~"pay"' in query
+
+
+def test_source_only_workloads_are_edges_the_destination_never_reported():
+    from topology.graph.telemetry import Sample
+
+    def ident(dest_workload: str) -> tuple[str, ...]:
+        values = dict.fromkeys(IDENTITY_LABELS, "x")
+        values["destination_workload"] = dest_workload
+        values["destination_workload_namespace"] = "pay"
+        return tuple(values[name] for name in IDENTITY_LABELS)
+
+    samples = [
+        Sample({"reporter": "source"}, 1.0, ident("both-v1")),
+        Sample({"reporter": "destination"}, 1.0, ident("both-v1")),
+        Sample({"reporter": "source"}, 1.0, ident("silent-v1")),
+        Sample({"reporter": "source"}, 1.0, ident("unknown")),
     ]
+    assert source_only_workloads(samples) == {("pay", "silent-v1")}
 
 
 def test_deduped_query_prefers_the_destination_side_per_identity():
@@ -117,25 +219,20 @@ def test_deduped_query_prefers_the_destination_side_per_identity():
     query = deduped_query("m", ("reporter", "le"), ("reporter", "le"), 60, None, 'mesh_id="x"', compact=False)
     # then the destination side comes first and the source side fills the identities it lacks
     assert query == (
-        'sum by (reporter,le) (rate(m{reporter=~"destination|waypoint",mesh_id="x"}[60s]))'
-        ' or ignoring(reporter,le) '
-        'sum by (reporter,le) (rate(m{reporter="source",mesh_id="x"}[60s]))'
+        '(sum by (reporter,le) (rate(m{reporter=~"destination|waypoint",mesh_id="x"}[60s])))'
+        " or ignoring(reporter,le) "
+        '(sum by (reporter,le) (rate(m{reporter="source",mesh_id="x"}[60s])))'
     )
 
 
 def test_compact_query_joins_the_identity_into_one_label():
-    query = deduped_query("m", ("reporter",), ("reporter",), 60, frozenset({"pay"}), "")
+    query = deduped_query("m", ("reporter",), ("reporter",), 60, None, "")
     joined = ",".join(f'"{label}"' for label in IDENTITY_LABELS)
-    destination = (
-        'rate(m{reporter=~"destination|waypoint",destination_service_namespace=~"pay"}[60s])'
-        ' or rate(m{reporter=~"destination|waypoint",destination_workload_namespace=~"pay"}[60s])'
-        ' or rate(m{reporter=~"destination|waypoint",source_workload_namespace=~"pay"}[60s])'
-    )
-    source = destination.replace('reporter=~"destination|waypoint"', 'reporter="source"')
     assert query == (
-        f'sum by (meshui_edge,reporter) (label_join({destination},"meshui_edge","\\n",{joined}))'
-        f' or ignoring(reporter) '
-        f'sum by (meshui_edge,reporter) (label_join({source},"meshui_edge","\\n",{joined}))'
+        f'(sum by (meshui_edge,reporter) (label_join(rate(m{{reporter=~"destination|waypoint"}}[60s]),'
+        f'"meshui_edge","\\n",{joined})))'
+        " or ignoring(reporter) "
+        f'(sum by (meshui_edge,reporter) (label_join(rate(m{{reporter="source"}}[60s]),"meshui_edge","\\n",{joined})))'
     )
 
 
