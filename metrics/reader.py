@@ -56,7 +56,7 @@ from dataclasses import dataclass
 from metrics.client import PrometheusClient, QueryResult
 from metrics.errors import PrometheusError
 from metrics.parse import EDGE_LABEL, EDGE_SEPARATOR, AmbiguousEdge
-from metrics.promql import check_label_name, matcher, quote, regex_alternation, selector
+from metrics.promql import check_label_name, matcher, quote, regex_alternation, scoped, selector
 from metrics.rules import NAMESPACE_LABELS, RECORDED_BY_KEY, RECORDED_METRICS, RecordedWindow, window_for
 from topology.graph.telemetry import (
     DURATION_BUCKET_LABELS,
@@ -250,6 +250,7 @@ class PlannedQuery:
 
 
 RECORDED_PROBE_TIMEOUT_S = 5.0
+_PROBE_LABEL = "meshui_recorded"
 
 
 class RecordedSeriesProbe:
@@ -308,11 +309,11 @@ class RecordedSeriesProbe:
 
     def _check(self, window: RecordedWindow, at: float) -> tuple[frozenset[str], bool]:
         names = "|".join(m.recorded_name(window) for m in RECORDED_METRICS)
-        promql = (
-            f"max by (__name__) (timestamp({{__name__=~{quote(names)},le=~{quote(chr(92) + '+Inf|')}"
-            + (f",{self.client.scope.strip().strip(',')}" if self.client.scope.strip() else "")
-            + "}))"
-        )
+        matchers = [matcher("__name__", "=~", names), matcher("le", "=~", "\\+Inf|")]
+        series = "{" + scoped(matchers, self.client.scope) + "}"
+        # timestamp() drops the metric name: keep it in a label of its own first.
+        named = f'label_replace({series},"{_PROBE_LABEL}","$1","__name__","(.+)")'
+        promql = f"max by ({_PROBE_LABEL}) (timestamp({named}))"
         try:
             result = self.client.query(
                 promql, time=at, deadline=time.monotonic() + min(RECORDED_PROBE_TIMEOUT_S, self.client.timeout_s)
@@ -321,7 +322,7 @@ class RecordedSeriesProbe:
             self.last_error = str(error)
             return frozenset(), False
         self.last_error = ""
-        newest = {sample.labels.get("__name__", ""): sample.value for sample in result.samples}
+        newest = {sample.labels.get(_PROBE_LABEL, ""): sample.value for sample in result.samples}
         fields = frozenset(
             metric.key
             for metric in RECORDED_METRICS

@@ -138,18 +138,20 @@ def start_prometheus(
     data_end: float | None = None,
     extra_args: Sequence[str] = (),
     remote_read_url: str | None = None,
+    backfilled: bool = False,
 ) -> RunningPrometheus:
     """Backfill ``openmetrics_path`` into ``tmp_dir/data`` and serve it on a free loopback port.
 
     ``data_end`` defaults to the file's last timestamp. ``extra_args`` are added to the command
-    line (e.g. ``--query.max-samples=1000``). ``remote_read_url`` adds a ``remote_read`` entry
+    line (e.g. ``--query.max-samples=1000``); ``backfilled`` serves ``tmp_dir/data`` as it is. ``remote_read_url`` adds a ``remote_read`` entry
     (with ``read_recent``) — pointing it at a closed port makes every query carry a real
     Prometheus warning. Waits for ``/-/ready`` (at most 60 s) and raises ``RuntimeError`` with
     the log tail when Prometheus does not get ready; the process is stopped in that case.
     """
     tmp_dir = Path(tmp_dir)
     data_dir = tmp_dir / "data"
-    backfill(Path(openmetrics_path), data_dir)
+    if not backfilled:
+        backfill(Path(openmetrics_path), data_dir)
     config = tmp_dir / "prometheus.yml"
     config_text = "global:\n  scrape_interval: 15s\n  evaluation_interval: 15s\nscrape_configs: []\n"
     if remote_read_url:
@@ -200,3 +202,34 @@ def _wait_ready(running: RunningPrometheus) -> bool:
             pass
         time.sleep(0.2)
     return False
+
+
+def start_prometheus_with_rules(
+    openmetrics_path: Path, tmp_dir: Path, rules_text: str, *, start: float, end: float
+) -> RunningPrometheus:
+    """A Prometheus serving the OpenMetrics data *and* what ``rules_text`` records over it.
+
+    ``promtool tsdb create-blocks-from rules`` evaluates the rules against a first Prometheus
+    over the backfilled data, from ``start`` to ``end`` at each group's interval; its blocks
+    are moved into the data directory and the data served again (the rules are not loaded, so
+    the recorded series are exactly the backfilled ones). Raises ``RuntimeError`` on failure.
+    """
+    tmp_dir = Path(tmp_dir)
+    rules = tmp_dir / "rules.yaml"
+    rules.write_text(rules_text)
+    first = start_prometheus(openmetrics_path, tmp_dir)
+    blocks = tmp_dir / "rule-blocks"
+    try:
+        result = subprocess.run(
+            [PROMTOOL, "tsdb", "create-blocks-from", "rules", f"--url={first.url}", f"--start={int(start)}",
+             f"--end={int(end)}", f"--output-dir={blocks}", str(rules)],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+    finally:
+        first.stop()
+    if result.returncode != 0:
+        raise RuntimeError(f"promtool rules backfill failed ({result.returncode}): {result.stderr[-2000:]}")
+    for block in blocks.iterdir():
+        if block.is_dir():
+            shutil.move(str(block), str(tmp_dir / "data" / block.name))
+    return start_prometheus(openmetrics_path, tmp_dir, data_end=first.data_end, backfilled=True)

@@ -23,10 +23,16 @@ from pathlib import Path
 import pytest
 
 from metrics.client import PrometheusClient
-from metrics.reader import QUERY_PLAN, PrometheusTelemetrySource, rate_query
+from metrics.reader import QUERY_PLAN, PrometheusTelemetrySource, RecordedSeriesProbe, rate_query
+from metrics.rules import render_rules
 from tests.support import mesh_truth
 from tests.support.mesh_truth import Stream, Workload
-from tests.support.prometheus import RunningPrometheus, start_prometheus, write_openmetrics
+from tests.support.prometheus import (
+    RunningPrometheus,
+    start_prometheus,
+    start_prometheus_with_rules,
+    write_openmetrics,
+)
 from topology.graph.build import build_graph
 from topology.graph.telemetry import MeshTelemetry
 from topology.graph.types import GraphOptions, GraphType
@@ -35,6 +41,7 @@ from topology.graph.wire import graph_to_wire
 pytestmark = pytest.mark.integration
 
 WINDOW_S = 600
+RECORDED_WINDOW_S = 300
 NodeLabel = tuple[str, str | None, str]
 # Services that received traffic at a known workload: the service graph shows their apps as them.
 SERVED = {(s.service.namespace, s.service.name) for s in mesh_truth.STREAMS if s.destination is not None}
@@ -52,11 +59,37 @@ def mesh_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runnin
 
 
 @pytest.fixture(scope="module")
-def telemetry(mesh_prometheus: RunningPrometheus) -> MeshTelemetry:
-    client = PrometheusClient(mesh_prometheus.url, timeout_s=10, scope=mesh_truth.SCOPE)
-    return PrometheusTelemetrySource(client).read(
-        query_time=mesh_prometheus.data_end, window_s=WINDOW_S, namespaces=None
+def recorded_prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPrometheus]:
+    """The same mesh with meshui's recording rules backfilled over its last 20 minutes."""
+    tmp: Path = tmp_path_factory.mktemp("graph-prometheus-recorded")
+    write_openmetrics(mesh_truth.series(), tmp / "mesh.om")
+    running = start_prometheus_with_rules(
+        tmp / "mesh.om",
+        tmp,
+        render_rules(["mesh_id"]),
+        start=mesh_truth.DATA_END - 1200,
+        end=mesh_truth.DATA_END,
     )
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module", params=["raw", "recorded"])
+def telemetry(request: pytest.FixtureRequest) -> MeshTelemetry:
+    """The whole mesh read raw (10m window) or from the recorded series (5m window)."""
+    if request.param == "raw":
+        running: RunningPrometheus = request.getfixturevalue("mesh_prometheus")
+        client = PrometheusClient(running.url, timeout_s=10, scope=mesh_truth.SCOPE)
+        return PrometheusTelemetrySource(client).read(query_time=running.data_end, window_s=WINDOW_S, namespaces=None)
+    running = request.getfixturevalue("recorded_prometheus")
+    client = PrometheusClient(running.url, timeout_s=10, scope=mesh_truth.SCOPE)
+    # The rules' last evaluation before the data's end is the read's time.
+    source = PrometheusTelemetrySource(client, probe=RecordedSeriesProbe(client))
+    read = source.read(query_time=running.data_end, window_s=RECORDED_WINDOW_S, namespaces=None)
+    assert read.recorded == ("requests", "duration_buckets", "duration_sum", "tcp_sent", "tcp_received")
+    return read
 
 
 @pytest.fixture(scope="module")
