@@ -102,6 +102,18 @@ def _timed_check(upstream: str, ping: Callable[[], None], observe: bool) -> dict
     return {"configured": True, "ok": True, "latency_ms": _milliseconds(elapsed), "error": None}
 
 
+def _graph_read_mode() -> dict[str, Any]:
+    """Which graph metrics the last reads found recorded by meshui's rules, per window (no query:
+    the reads' own checks, see ``metrics.reader.RecordedSeriesProbe``)."""
+    from topology.service import telemetry_source  # the source the graph reads through
+
+    probe = getattr(telemetry_source(), "probe", None)
+    if probe is None:
+        return {"recorded_rules": "off", "recorded": {}, "error": ""}
+    status = probe.status()
+    return {"recorded_rules": "auto", **status}
+
+
 def _not_configured() -> dict[str, Any]:
     return {"configured": False, "ok": None, "latency_ms": None, "error": None}
 
@@ -145,15 +157,18 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """200 when the database answers ``SELECT 1``, else 503; upstreams are reported only.
 
     Body: ``{"status": "ready"|"not_ready", "database": {"ok", "latency_ms"[, "error"]},
-    "upstreams": {"prometheus": {"configured", "ok", "latency_ms", "error"},
+    "upstreams": {"prometheus": {"configured", "ok", "latency_ms", "error", "graph_read"},
     "jaeger": {"configured"}, "redis": {...}}}``. Prometheus, Redis and Jaeger being down
     never makes meshui unready: pages say so and the rest keeps working.
     """
     database = _check_database()
+    upstreams = _check_upstreams()
+    if upstreams["prometheus"]["configured"]:
+        upstreams["prometheus"]["graph_read"] = _graph_read_mode()
     body = {
         "status": "ready" if database["ok"] else "not_ready",
         "database": database,
-        "upstreams": _check_upstreams(),
+        "upstreams": upstreams,
     }
     return JsonResponse(body, status=200 if database["ok"] else 503)
 

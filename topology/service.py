@@ -187,8 +187,11 @@ def graph_document(telemetry: MeshTelemetry, options: GraphOptions) -> dict:
 
 def read_mode(telemetry: MeshTelemetry) -> dict:
     """How the telemetry was read: ``mode`` is ``recorded`` (every metric from meshui's
-    recording rules), ``partly_recorded`` or ``raw``; ``recorded`` lists the metrics that were."""
+    recording rules), ``partly_recorded``, ``raw`` or ``demo``; ``recorded`` lists the metrics
+    that were read from recorded series."""
     recorded = list(telemetry.recorded)
+    if is_demo():
+        return {"mode": "demo", "recorded": recorded}
     mode = "raw" if not recorded else "recorded" if len(recorded) == 5 else "partly_recorded"
     return {"mode": mode, "recorded": recorded}
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 _LISTS = ("nodes", "edges")
-_ALWAYS = ("query_time", "warnings")
+_ALWAYS = ("query_time", "warnings", "read_mode")
 
 
 def _index(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

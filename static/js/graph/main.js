@@ -137,6 +137,13 @@ function setLive(state, message, ageS) {
 
 // ---- summary ---------------------------------------------------------------------------
 
+// How the server read the view from Prometheus (the demo mesh says so elsewhere).
+const READ_MODES = {
+  recorded: "read from recording rules",
+  partly_recorded: "partly from recording rules",
+  raw: "read from raw series",
+};
+
 function renderSummary() {
   if (!hasGraph) return;
   const parts = [`${model.nodes.size} nodes`, `${model.edges.size} edges`];
@@ -144,6 +151,8 @@ function renderSummary() {
   else if (lastUpdateMs !== null) parts.push(`updated ${formatAge((Date.now() - lastUpdateMs) / 1000)}`);
   if (findTest) parts.push(`${filterCounts.found} found`);
   if (hideTest) parts.push(`${filterCounts.hidden} hidden`);
+  const readText = READ_MODES[model.readMode];
+  if (readText) parts.push(readText);
   summaryEl.textContent = parts.join(" · ");
 }
 setInterval(renderSummary, 1000);

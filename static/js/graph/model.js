@@ -49,6 +49,8 @@ export class GraphModel {
     this.windowS = null;
     this.graphType = null;
     this.warnings = [];
+    /** How the server read this view: "recorded", "partly_recorded", "raw", "demo" or null. */
+    this.readMode = null;
     this.history = new Map();
     this.watched = new Set();
   }
@@ -82,6 +84,7 @@ export class GraphModel {
     this.windowS = graph.window_s ?? null;
     this.graphType = graph.graph_type ?? null;
     this.warnings = graph.warnings ?? [];
+    this.readMode = graph.read_mode?.mode ?? null;
     this.#traffic = null;
     this.#record();
     return changes;
@@ -122,6 +125,7 @@ export class GraphModel {
     this.seq = delta.seq;
     if (delta.query_time !== undefined) this.queryTime = delta.query_time;
     this.warnings = delta.warnings ?? this.warnings;
+    if (delta.read_mode !== undefined) this.readMode = delta.read_mode?.mode ?? null;
     this.#traffic = null;
     this.#record();
     return changes;
