@@ -117,7 +117,7 @@ NEVER_REACHED_SOURCE = (
 )
 _UNSET_WORKLOAD = ("", "unknown")
 # The source reports of a histogram the counting rule keeps: the destination never reported them.
-UNKNOWN_DESTINATION_SOURCE = (*SOURCE_SIDE, matcher("destination_workload", "=~", "unknown|"))
+UNKNOWN_DESTINATION_SOURCE = (*SOURCE_SIDE, matcher("destination_workload", "=", "unknown"))
 # Istio's ten lower duration bounds (as Envoy writes them, or with a ".0"): the bucket read is
 # split here into two queries of about the same size; any other bound or spelling falls in the
 # second, so the halves are complete.

@@ -108,7 +108,7 @@ def _expression(metric: RecordedMetric, window: RecordedWindow, scope_labels: Se
     if not metric.histogram_sides:
         return term("")
     destination = term('reporter=~"destination|waypoint"')
-    unknown = term('reporter="source",destination_workload=~"unknown|"')
+    unknown = term('reporter="source",destination_workload="unknown"')
     return f"{destination} or {unknown}"
 
 

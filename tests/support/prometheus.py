@@ -143,10 +143,11 @@ def start_prometheus(
     """Backfill ``openmetrics_path`` into ``tmp_dir/data`` and serve it on a free loopback port.
 
     ``data_end`` defaults to the file's last timestamp. ``extra_args`` are added to the command
-    line (e.g. ``--query.max-samples=1000``); ``backfilled`` serves ``tmp_dir/data`` as it is. ``remote_read_url`` adds a ``remote_read`` entry
-    (with ``read_recent``) — pointing it at a closed port makes every query carry a real
-    Prometheus warning. Waits for ``/-/ready`` (at most 60 s) and raises ``RuntimeError`` with
-    the log tail when Prometheus does not get ready; the process is stopped in that case.
+    line (e.g. ``--query.max-samples=1000``); ``backfilled`` serves ``tmp_dir/data`` as it is.
+    ``remote_read_url`` adds a ``remote_read`` entry (with ``read_recent``) — pointing it at a
+    closed port makes every query carry a real Prometheus warning. Waits for ``/-/ready`` (at
+    most 60 s) and raises ``RuntimeError`` with the log tail when Prometheus does not get ready;
+    the process is stopped in that case.
     """
     tmp_dir = Path(tmp_dir)
     data_dir = tmp_dir / "data"
