@@ -21,7 +21,7 @@ identity's buckets taken from the destination report when it has one, else from 
 Request / response sizes (bytes/s) are the ``istio_request_bytes`` / ``istio_response_bytes``
 ``_sum`` rates of the selected identities, each identity counted once with the same rule as
 the latency histograms. They are present only where the telemetry carries them
-(``RangeTelemetry``): a target whose traffic exports none, or the demo, gets no entry at all.
+(``topology.graph.telemetry.RangeTelemetry``): a target whose traffic exports none, or the demo, gets no entry at all.
 
 ``by`` splits a metric by a label of the identity (``source_app``, ``destination_version``…)
 or, for request volume only, by ``response_code`` / ``response_class``; a metric that does not
@@ -37,7 +37,7 @@ from enum import StrEnum
 
 from topology.graph.build import DESTINATION_REPORTERS, build_graph
 from topology.graph.quantile import histogram_quantiles
-from topology.graph.telemetry import IDENTITY_LABELS, MeshTelemetry, Sample
+from topology.graph.telemetry import IDENTITY_LABELS, MeshTelemetry, RangePlan, RangeTelemetry, Sample
 from topology.graph.types import EdgeStats, GraphOptions, GraphType, Health, Latency, MeshGraph, NodeKind
 from topology.graph.wire import sig4
 
@@ -103,39 +103,6 @@ class Target:
     kind: Kind
     namespace: str
     name: str
-
-
-@dataclass(slots=True)
-class RangeTelemetry(MeshTelemetry):
-    """A ``MeshTelemetry`` plus what only the detail pages chart (the graph builder ignores it).
-
-    ``request_bytes`` / ``response_bytes``: rates of ``istio_request_bytes_sum`` /
-    ``istio_response_bytes_sum`` in bytes/s, grouped like ``duration_sum`` (the identity and
-    ``reporter``). A plain ``MeshTelemetry`` reads as one without them.
-    """
-
-    request_bytes: list[Sample] = field(default_factory=list)
-    response_bytes: list[Sample] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class RangePlan:
-    """Evaluation instants ``start, start + step_s, …, end`` (``end`` included).
-
-    ``window_s`` is the chart's span as asked; ``rate_interval_s`` the range of each rate.
-    """
-
-    start: float
-    end: float
-    step_s: int
-    window_s: int
-    rate_interval_s: int
-
-    @property
-    def timestamps(self) -> list[float]:
-        """Every instant of the plan, oldest first."""
-        count = round((self.end - self.start) / self.step_s) + 1
-        return [self.start + i * self.step_s for i in range(count)]
 
 
 def plan_range(
