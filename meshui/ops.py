@@ -81,7 +81,7 @@ def _timed_check(upstream: str, ping: Callable[[], None], observe: bool) -> dict
     """Run ``ping``; report ok, latency and the error text. Never raises.
 
     ``observe`` records the call in the upstream metrics; off for Prometheus, whose client
-    reports every call itself (``observability.install_prometheus_observer``).
+    reports every call itself (the observer ``MetricsConfig.ready`` adds).
     """
     started = time.perf_counter()
     try:
