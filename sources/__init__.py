@@ -87,7 +87,7 @@ def demo_routing() -> RoutingProvider | None:
     return local_routing_history
 
 
-def _config(config: dict) -> tuple[tuple[str, str], ...]:
+def _config(config: dict[str, object]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((key, str(value)) for key, value in config.items()))
 
 
