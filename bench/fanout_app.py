@@ -63,14 +63,14 @@ class SyntheticSource:
 
 
 def install() -> SyntheticSource:
-    """Make ``topology.service`` read the synthetic source and tick at the bench's rate."""
+    """Make ``sources.telemetry_source`` the synthetic source and tick at the bench's rate."""
     from django.conf import settings
 
-    from topology import service
+    import sources
 
     source = SyntheticSource(int(os.environ.get("MESHUI_BENCH_CHANGED_EDGES", "20")),
                              os.environ.get("MESHUI_BENCH_READS_FILE"))
-    service.telemetry_source = lambda: source
+    sources.telemetry_source = lambda: source
     settings.LIVE_REFRESH_S = float(os.environ.get("MESHUI_BENCH_TICK_S", "0.5"))
     return source
 

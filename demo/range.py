@@ -10,7 +10,7 @@ pages then show no size chart).
 from __future__ import annotations
 
 from demo.source import DemoTelemetrySource
-from metrics.series import RangePlan, RangeTelemetry
+from topology.graph.telemetry import RangePlan, RangeTelemetry
 
 # The fields a demo read fills; ``RangeTelemetry``'s size fields are never filled.
 READ_FIELDS: tuple[str, ...] = ("requests", "duration_buckets", "duration_sum", "tcp_sent", "tcp_received")
@@ -18,7 +18,7 @@ ALL_FIELDS: tuple[str, ...] = (*READ_FIELDS, "request_bytes", "response_bytes")
 
 
 class DemoRangeSource:
-    """Range reads over a ``DemoTelemetrySource``."""
+    """``RangeSource`` (``topology.graph.telemetry``) over a ``DemoTelemetrySource``."""
 
     max_points = 400
 

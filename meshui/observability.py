@@ -8,7 +8,6 @@ a web process shows that process (Celery workers are not scraped).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -82,28 +81,6 @@ def websocket_disconnected() -> None:
 def observe_ticker(seconds: float) -> None:
     """Record the duration of one live-graph tick."""
     TICKER_DURATION.observe(max(seconds, 0.0))
-
-
-_observer_lock = threading.Lock()
-_observer_installed = False
-
-
-def _on_prometheus_query(event: Any) -> None:
-    observe_upstream_query("prometheus", event.duration_s, None if event.outcome == "ok" else event.outcome)
-
-
-def install_prometheus_observer() -> None:
-    """Feed every ``metrics.client`` call into the upstream metrics; idempotent.
-
-    Called from ``MetricsConfig.ready``: it only registers a callback, it contacts nothing.
-    """
-    global _observer_installed
-    from metrics.client import add_observer
-
-    with _observer_lock:
-        if not _observer_installed:
-            add_observer(_on_prometheus_query)
-            _observer_installed = True
 
 
 def route_of(request: HttpRequest) -> str:

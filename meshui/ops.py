@@ -81,7 +81,7 @@ def _timed_check(upstream: str, ping: Callable[[], None], observe: bool) -> dict
     """Run ``ping``; report ok, latency and the error text. Never raises.
 
     ``observe`` records the call in the upstream metrics; off for Prometheus, whose client
-    reports every call itself (``observability.install_prometheus_observer``).
+    reports every call itself (the observer ``MetricsConfig.ready`` adds).
     """
     started = time.perf_counter()
     try:
@@ -105,7 +105,7 @@ def _timed_check(upstream: str, ping: Callable[[], None], observe: bool) -> dict
 def _graph_read_mode() -> dict[str, Any]:
     """Which graph metrics the last reads found recorded by meshui's rules, per window (no query:
     the reads' own checks, see ``metrics.reader.RecordedSeriesProbe``)."""
-    from topology.service import telemetry_source  # the source the graph reads through
+    from sources import telemetry_source  # the source the graph reads through
 
     probe = getattr(telemetry_source(), "probe", None)
     if probe is None:

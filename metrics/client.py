@@ -79,9 +79,11 @@ _observers_lock = threading.Lock()
 
 
 def add_observer(observer: QueryObserver) -> None:
-    """Call ``observer(event)`` after every Prometheus call of every client in this process."""
+    """Call ``observer(event)`` after every Prometheus call of every client in this process;
+    adding an observer that is already there changes nothing."""
     with _observers_lock:
-        _observers.append(observer)
+        if observer not in _observers:
+            _observers.append(observer)
 
 
 def remove_observer(observer: QueryObserver) -> None:

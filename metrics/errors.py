@@ -24,32 +24,29 @@ Classification of Prometheus' own error types (``errorType`` in its JSON envelop
 
 from __future__ import annotations
 
-
-class PrometheusError(Exception):
-    """Base of every error raised by ``metrics``."""
+from topology.graph.errors import UpstreamError, UpstreamNotConfigured, UpstreamUnavailable
 
 
-class PrometheusNotConfigured(PrometheusError):
+class PrometheusError(UpstreamError):
+    """Base of every error raised by ``metrics``; features catch the port's ``UpstreamError``."""
+
+
+class PrometheusNotConfigured(PrometheusError, UpstreamNotConfigured):
     """``MESHUI_PROMETHEUS_URL`` is not set, so there is no Prometheus to ask."""
 
     def __init__(self, message: str = "Prometheus is not configured: set MESHUI_PROMETHEUS_URL.") -> None:
         super().__init__(message)
 
 
-class PrometheusUnavailable(PrometheusError):
+class PrometheusUnavailable(PrometheusError, UpstreamUnavailable):
     """Prometheus could not answer: connection refused, DNS failure, timeout, or a 5xx.
 
-    ``reason`` is a short machine-readable cause (``connection_refused``, ``dns``,
-    ``connection_failed``, ``timeout``, ``http_status``, ``prometheus_timeout``,
-    ``prometheus_unavailable``, ``tls``); ``host`` is ``host:port`` of the configured URL;
-    ``status_code`` is the HTTP status when one was received.
+    Built as ``PrometheusUnavailable(message, reason=..., host=..., status_code=None)`` (the
+    port's ``UpstreamUnavailable``). ``reason`` is a short machine-readable cause
+    (``connection_refused``, ``dns``, ``connection_failed``, ``timeout``, ``http_status``,
+    ``prometheus_timeout``, ``prometheus_unavailable``, ``tls``); ``host`` is ``host:port`` of
+    the configured URL; ``status_code`` is the HTTP status when one was received.
     """
-
-    def __init__(self, message: str, *, reason: str, host: str, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.host = host
-        self.status_code = status_code
 
 
 class PrometheusQueryError(PrometheusError):

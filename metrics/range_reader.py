@@ -20,8 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from metrics.client import PrometheusClient, QueryResult
 from metrics.parse import EDGE_LABEL, EDGE_SEPARATOR, AmbiguousEdge
 from metrics.reader import QUERY_PLAN, deduped_query
-from metrics.series import RangePlan, RangeTelemetry
-from topology.graph.telemetry import EDGE_LABELS, IDENTITY_LABELS, Sample
+from topology.graph.telemetry import EDGE_LABELS, IDENTITY_LABELS, RangePlan, RangeTelemetry, Sample
 
 # The reader's plan plus the size sums (``RangeTelemetry`` fields), in the same entry format.
 RANGE_PLAN: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = (
@@ -33,7 +32,8 @@ ALL_FIELDS: tuple[str, ...] = tuple(entry[0] for entry in RANGE_PLAN)
 
 
 class PrometheusRangeSource:
-    """Range reads over a ``PrometheusClient``; ``max_points`` is Prometheus' own resolution limit."""
+    """``RangeSource`` (``topology.graph.telemetry``) over a ``PrometheusClient``; ``max_points`` is
+    Prometheus' own resolution limit."""
 
     max_points = 11_000
 

@@ -345,19 +345,6 @@ class PrometheusTelemetrySource:
         self.client = client
         self.probe = probe
 
-    @classmethod
-    def from_settings(cls) -> PrometheusTelemetrySource:
-        """A source over ``PrometheusClient.from_settings()``, reading recorded series when
-        ``MESHUI_PROMETHEUS_RECORDED`` is ``auto`` (the default)."""
-        from django.conf import settings  # Imported here so this module works without Django.
-
-        client = PrometheusClient.from_settings()
-        config = settings.PROMETHEUS
-        probe = None
-        if config.get("RECORDED", "auto") == "auto":
-            probe = RecordedSeriesProbe(client, recheck_s=float(config.get("RULES_RECHECK_S") or 120))
-        return cls(client, probe=probe)
-
     # --- the plan ---------------------------------------------------------------------------
 
     def plan(

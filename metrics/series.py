@@ -16,12 +16,14 @@ of the target's graph edges in that direction, by construction.
 
 Latency quantiles are computed from the merged histogram of the selected identities, each
 identity's buckets taken from the destination report when it has one, else from the source's
-(the builder's rule for histograms), with ``topology.graph.quantile`` — Prometheus' algorithm.
+(``topology.graph.build.one_report_per_identity``: the builder's own rule, not a copy), with
+``topology.graph.quantile`` — Prometheus' algorithm.
 
 Request / response sizes (bytes/s) are the ``istio_request_bytes`` / ``istio_response_bytes``
 ``_sum`` rates of the selected identities, each identity counted once with the same rule as
 the latency histograms. They are present only where the telemetry carries them
-(``RangeTelemetry``): a target whose traffic exports none, or the demo, gets no entry at all.
+(``topology.graph.telemetry.RangeTelemetry``): a target whose traffic exports none, or the
+demo, gets no entry at all.
 
 ``by`` splits a metric by a label of the identity (``source_app``, ``destination_version``…)
 or, for request volume only, by ``response_code`` / ``response_class``; a metric that does not
@@ -31,13 +33,13 @@ carry the grouping label (latency and bytes by response code) stays one total en
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from topology.graph.build import DESTINATION_REPORTERS, build_graph
+from topology.graph.build import build_graph, one_report_per_identity
 from topology.graph.quantile import histogram_quantiles
-from topology.graph.telemetry import IDENTITY_LABELS, MeshTelemetry, Sample
+from topology.graph.telemetry import IDENTITY_LABELS, MeshTelemetry, RangePlan, RangeTelemetry, Sample
 from topology.graph.types import EdgeStats, GraphOptions, GraphType, Health, Latency, MeshGraph, NodeKind
 from topology.graph.wire import sig4
 
@@ -103,39 +105,6 @@ class Target:
     kind: Kind
     namespace: str
     name: str
-
-
-@dataclass(slots=True)
-class RangeTelemetry(MeshTelemetry):
-    """A ``MeshTelemetry`` plus what only the detail pages chart (the graph builder ignores it).
-
-    ``request_bytes`` / ``response_bytes``: rates of ``istio_request_bytes_sum`` /
-    ``istio_response_bytes_sum`` in bytes/s, grouped like ``duration_sum`` (the identity and
-    ``reporter``). A plain ``MeshTelemetry`` reads as one without them.
-    """
-
-    request_bytes: list[Sample] = field(default_factory=list)
-    response_bytes: list[Sample] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class RangePlan:
-    """Evaluation instants ``start, start + step_s, …, end`` (``end`` included).
-
-    ``window_s`` is the chart's span as asked; ``rate_interval_s`` the range of each rate.
-    """
-
-    start: float
-    end: float
-    step_s: int
-    window_s: int
-    rate_interval_s: int
-
-    @property
-    def timestamps(self) -> list[float]:
-        """Every instant of the plan, oldest first."""
-        count = round((self.end - self.start) / self.step_s) + 1
-        return [self.start + i * self.step_s for i in range(count)]
 
 
 def plan_range(
@@ -219,21 +188,6 @@ def select(telemetry: MeshTelemetry, target: Target, direction: Direction) -> Ra
     )
 
 
-def _one_side(samples: Iterable[Sample], with_le: bool) -> dict[tuple, dict[str, float]]:
-    """Per identity: ``{le: rate}`` (or ``{"": rate}``) of the destination report when there is
-    one, else of the source's — the builder's rule for histograms and sums."""
-    sides: tuple[dict, dict] = ({}, {})
-    for sample in samples:
-        side = sides[0] if sample.labels.get("reporter") in DESTINATION_REPORTERS else sides[1]
-        per = side.setdefault(_ident(sample), {})
-        key = sample.labels.get("le", "") if with_le else ""
-        per[key] = per.get(key, 0.0) + sample.value
-    dest, src = sides
-    for ident, per in src.items():
-        dest.setdefault(ident, per)
-    return dest
-
-
 def merged_latency(telemetry: MeshTelemetry, key: Callable[[tuple[str, ...]], object | None]) -> dict[object, Latency]:
     """Latency of the merged histogram of every identity per ``key(identity)`` (``None``: skipped).
 
@@ -242,7 +196,7 @@ def merged_latency(telemetry: MeshTelemetry, key: Callable[[tuple[str, ...]], ob
     """
     buckets: dict[object, dict[float, float]] = {}
     sums: dict[object, float] = {}
-    for ident, per_le in _one_side(telemetry.duration_buckets, with_le=True).items():
+    for ident, per_le in one_report_per_identity(telemetry.duration_buckets, with_le=True).items():
         group = key(ident)
         if group is None:
             continue
@@ -254,10 +208,10 @@ def merged_latency(telemetry: MeshTelemetry, key: Callable[[tuple[str, ...]], ob
                 continue
             if bound == bound:
                 merged[bound] = merged.get(bound, 0.0) + value
-    for ident, per in _one_side(telemetry.duration_sum, with_le=False).items():
+    for ident, rate in one_report_per_identity(telemetry.duration_sum, with_le=False).items():
         group = key(ident)
         if group is not None:
-            sums[group] = sums.get(group, 0.0) + per[""]
+            sums[group] = sums.get(group, 0.0) + rate
     result: dict[object, Latency] = {}
     for group, merged in buckets.items():
         count = merged.get(math.inf, 0.0)
@@ -316,9 +270,9 @@ def byte_rates(telemetry: MeshTelemetry) -> dict[str, float]:
     source's. A metric without samples is left out."""
     rates = {}
     for field_name, metric in BYTE_METRICS.items():
-        per_identity = _one_side(getattr(telemetry, field_name, ()), with_le=False)
+        per_identity = one_report_per_identity(getattr(telemetry, field_name, ()), with_le=False)
         if per_identity:
-            rates[metric] = sum(per[""] for per in per_identity.values())
+            rates[metric] = sum(per_identity.values())
     return rates
 
 

@@ -1,6 +1,7 @@
 """Reading the mesh graph: telemetry source → pure graph core → wire JSON.
 
-This is the only place that decides where telemetry comes from and how reads are shared:
+The telemetry source is ``sources.telemetry_source()`` (the one place that picks sources);
+this module decides how reads of it are shared:
 
 * a request for "now" shares one telemetry read per (window, namespaces) with every other
   request made within ``MESHUI_GRAPH_CACHE_TTL_S`` — and concurrent requests wait for the
@@ -21,50 +22,14 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
+import sources
 from topology.graph.build import build_graph
 from topology.graph.health import HealthRules, assess, default_health_rules, parse_health_rules
-from topology.graph.telemetry import MeshTelemetry, TelemetrySource
+from topology.graph.telemetry import MeshTelemetry
 from topology.graph.types import GraphOptions, GraphType, Health, MeshGraph
 from topology.graph.wire import graph_to_wire
 
 from .api.params import GraphRequest
-
-
-def telemetry_source() -> TelemetrySource:
-    """The configured telemetry source: Prometheus when ``MESHUI_PROMETHEUS_URL`` is set,
-    otherwise the built-in demo mesh (``MESHUI_DEMO_SIZE``, ``MESHUI_DEMO_SEED``)."""
-    if not settings.PROMETHEUS["URL"]:
-        return _demo_source(settings.DEMO_SIZE, settings.DEMO_SEED)
-    return _prometheus_source(tuple(sorted((k, str(v)) for k, v in settings.PROMETHEUS.items())))
-
-
-@lru_cache(maxsize=4)
-def _prometheus_source(config: tuple[tuple[str, str], ...]) -> TelemetrySource:
-    # One client per configuration, so its HTTP connections are reused between reads; the
-    # configuration is the cache key, so a changed setting (in tests) gets a new client.
-    from metrics.reader import PrometheusTelemetrySource
-
-    return PrometheusTelemetrySource.from_settings()
-
-
-def is_demo() -> bool:
-    """True while the built-in demo mesh is the telemetry source."""
-    return not settings.PROMETHEUS["URL"]
-
-
-@lru_cache(maxsize=2)
-def _demo_source(size: int, seed: int) -> TelemetrySource:
-    # Kept: building a synthetic mesh of a thousand services takes a noticeable fraction of a second.
-    from demo.source import DemoTelemetrySource, demo_mesh
-
-    routing = None
-    if settings.MESHUI_MESH_BACKEND == "local":
-        # The demo obeys the routing operators write to the local backend (weights, faults,
-        # timeouts), so a change shows on the live graph within a refresh or two.
-        from traffic.routing_for_demo import local_routing_history
-
-        routing = local_routing_history
-    return DemoTelemetrySource(demo_mesh(size, seed), seed=seed, routing=routing)
 
 
 @lru_cache(maxsize=1)
@@ -148,9 +113,9 @@ def read_telemetry(
 ) -> MeshTelemetry:
     """Telemetry for the window ending at ``query_time`` (now when ``None``).
 
-    Raises the telemetry source's named errors (``PrometheusUnavailable`` and friends).
+    Raises the port's errors (``topology.graph.errors.UpstreamError`` and its subclasses).
     """
-    source = telemetry_source()
+    source = sources.telemetry_source()
     if query_time is not None:
         return source.read(query_time=query_time, window_s=window_s, namespaces=namespaces)
     key = (window_s, namespaces)
@@ -190,7 +155,7 @@ def read_mode(telemetry: MeshTelemetry) -> dict:
     recording rules), ``partly_recorded``, ``raw`` or ``demo``; ``recorded`` lists the metrics
     that were read from recorded series."""
     recorded = list(telemetry.recorded)
-    if is_demo():
+    if sources.is_demo():
         return {"mode": "demo", "recorded": recorded}
     mode = "raw" if not recorded else "recorded" if len(recorded) == 5 else "partly_recorded"
     return {"mode": mode, "recorded": recorded}

@@ -36,10 +36,10 @@ from rest_framework.exceptions import ValidationError
 
 from meshui import observability
 from meshui.errors import first_validation_error, mapping_of
-from metrics.errors import PrometheusError
 from topology import service
 from topology.api.params import format_duration, parse_graph_request
 from topology.graph.diff import diff_graphs
+from topology.graph.errors import UpstreamError
 from topology.graph.telemetry import MeshTelemetry
 from topology.graph.types import GraphOptions, GraphType
 
@@ -160,7 +160,7 @@ def graph_of(view: View, telemetry: MeshTelemetry) -> dict[str, Any]:
     return service.graph_document(telemetry, view.options())
 
 
-def _error_code(exc: PrometheusError) -> str:
+def _error_code(exc: UpstreamError) -> str:
     # The same codes as the REST API's error envelope: one mapping, in meshui.errors.
     mapping = mapping_of(exc)
     return mapping.code if mapping else "prometheus_error"
@@ -218,7 +218,7 @@ def compute_tick(
     when a view has none); per view one graph, a diff against ``load(view_key)`` and
     ``save(view_key, state)`` with the next sequence number. Frames per view, in sending order:
     a ``snapshot`` (first good graph) or a ``delta``, then a ``live`` status when the upstream
-    recovered; or, when the read raised a ``PrometheusError``, a ``stale``/``upstream_down``
+    recovered; or, when the read raised an ``UpstreamError`` (the port's), a ``stale``/``upstream_down``
     status keeping the last good graph. Other exceptions propagate.
     """
     by_window: dict[int, list[View]] = {}
@@ -237,7 +237,7 @@ def compute_tick(
             telemetry = service.read_telemetry(
                 window_s=window_s, query_time=float(int(now)), namespaces=namespaces
             )
-        except PrometheusError as exc:
+        except UpstreamError as exc:
             error = {"code": _error_code(exc), "message": str(exc)}
             for view in group:
                 key = view.key

@@ -13,12 +13,9 @@ from rest_framework.exceptions import ValidationError
 
 from accounts.roles import has_role
 from meshui.errors import first_validation_error, mapping_of
-from metrics.errors import (
-    PrometheusError,
-    PrometheusNotConfigured,
-)
 from topology import service
 from topology.api.params import parse_graph_request
+from topology.graph.errors import UpstreamError, UpstreamNotConfigured
 
 # Query parameters of the page that are also parameters of GET /api/v1/graph; the page's own
 # (refresh, labels, find, hide, layout, display toggles) stay in the browser.
@@ -66,10 +63,10 @@ def home(request: HttpRequest) -> HttpResponse:
         field, message = first_validation_error(exc.detail)
         initial["error"] = {"code": "invalid_parameter", "message": message, "field": field}
         state, status = "invalid_parameter", 400
-    except PrometheusNotConfigured as exc:
-        initial["error"] = {"code": "prometheus_not_configured", "message": str(exc), "field": None}
+    except UpstreamNotConfigured as exc:
+        initial["error"] = {"code": upstream_error_code(exc), "message": str(exc), "field": None}
         state = "not_configured"
-    except PrometheusError as exc:
+    except UpstreamError as exc:
         initial["error"] = {"code": upstream_error_code(exc), "message": str(exc), "field": None}
         state = "upstream_error"
     context = {

@@ -9,22 +9,22 @@ API (malformed JSON, an unexpected shape or status). ``TraceNotFound`` (404
 
 from __future__ import annotations
 
+from topology.graph.errors import UpstreamError, UpstreamNotConfigured, UpstreamUnavailable
 
-class JaegerError(Exception):
+
+class JaegerError(UpstreamError):
     """Base of every traces error; ``str(error)`` is a message for people."""
 
 
-class JaegerUnavailable(JaegerError):
-    """Jaeger is down, slow or refused us; ``reason`` is a short fixed word, ``host`` is ``host:port``."""
+class JaegerUnavailable(JaegerError, UpstreamUnavailable):
+    """Jaeger is down, slow or refused us; ``reason`` is a short fixed word, ``host`` is ``host:port``.
 
-    def __init__(self, message: str, *, reason: str, host: str, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.host = host
-        self.status_code = status_code
+    Built as ``JaegerUnavailable(message, reason=..., host=..., status_code=None)`` (the port's
+    ``UpstreamUnavailable``).
+    """
 
 
-class JaegerNotConfigured(JaegerError):
+class JaegerNotConfigured(JaegerError, UpstreamNotConfigured):
     """No Jaeger URL is set and no demo trace source applies."""
 
     def __init__(self, message: str = "") -> None:

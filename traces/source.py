@@ -1,8 +1,6 @@
-"""Where traces come from: Jaeger, or the demo mesh, behind one ``TraceSource`` interface.
+"""Trace sources — Jaeger, or the demo mesh — behind one ``TraceSource`` interface.
 
-``trace_source()`` decides: ``MESHUI_JAEGER_URL`` set → ``JaegerTraceSource`` (whatever the
-telemetry source is); otherwise, while the demo mesh is the telemetry source →
-``DemoTraceSource``; otherwise ``JaegerNotConfigured``. The query functions below
+Which one a request uses is decided in one place, ``sources.trace_source()``. The query functions below
 (``service_traces``, ``edge_traces``) work on any source and map graph names to trace
 service names: Istio names a sidecar's service ``<app>.<namespace>``; a plain ``<app>`` (an
 application that reports to Jaeger itself) is accepted too.
@@ -14,14 +12,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
-from django.apps import apps
-from django.conf import settings
-
 from traces.client import MAX_LIMIT, JaegerClient
-from traces.errors import JaegerNotConfigured, TraceNotFound
+from traces.errors import TraceNotFound
 from traces.model import Trace
 from traces.parse import parse_trace
 
@@ -169,45 +163,6 @@ class DemoTraceSource:
         if raw is None:
             raise TraceNotFound(trace_id)
         return parse_trace(raw)
-
-
-# --- choosing the source --------------------------------------------------------------------
-
-
-def trace_source() -> TraceSource:
-    """Jaeger when ``MESHUI_JAEGER_URL`` is set; the demo's traces while the demo mesh is the
-    telemetry source; otherwise raises ``JaegerNotConfigured``."""
-    config = settings.JAEGER
-    if config.get("URL"):
-        return _jaeger_source(tuple(sorted((k, str(v)) for k, v in config.items())))
-    if not settings.PROMETHEUS.get("URL"):
-        return _demo_source(settings.DEMO_SIZE, settings.DEMO_SEED)
-    raise JaegerNotConfigured()
-
-
-@lru_cache(maxsize=4)
-def _jaeger_source(config: tuple[tuple[str, str], ...]) -> TraceSource:
-    # One client (and service-list cache) per configuration; the key is the configuration
-    # so a changed setting (in tests) gets a new client.
-    return JaegerTraceSource(JaegerClient.from_settings())
-
-
-def _demo_routing() -> Callable[[], object] | None:
-    """The routing the demo telemetry obeys: the ``local`` traffic backend's, when installed."""
-    if not apps.is_installed("traffic") or getattr(settings, "MESHUI_MESH_BACKEND", "local") != "local":
-        return None
-    from traffic.routing_for_demo import local_routing_history
-
-    return local_routing_history
-
-
-@lru_cache(maxsize=2)
-def _demo_source(size: int, seed: int) -> TraceSource:
-    from demo.simulate import Simulator
-    from demo.source import demo_mesh
-    from demo.traces import DemoTraces
-
-    return DemoTraceSource(DemoTraces(Simulator(demo_mesh(size, seed), seed, _demo_routing())))
 
 
 # --- queries ----------------------------------------------------------------------------------

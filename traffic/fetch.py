@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from topology.graph.build import build_graph
+from topology.graph.errors import UpstreamError
 from topology.graph.types import GraphOptions, GraphType, MeshGraph, NodeKind
 from traffic.backends.base import MeshBackend, Snapshot
 from traffic.parse import ParsedService, name_of, namespace_of, parse_service
@@ -37,12 +38,11 @@ def _seen_graph() -> MeshGraph | None:
     Built once per shared telemetry read (``topology.service.read_telemetry`` hands out the same
     object until its short TTL ends)."""
     global _seen_built
-    from metrics.errors import PrometheusError
     from topology import service as topology
 
     try:
         telemetry = topology.read_telemetry(window_s=_SEEN_WINDOW_S, query_time=None, namespaces=None)
-    except PrometheusError:
+    except UpstreamError:
         # Routing stays editable while Prometheus is down; only the telemetry hints are missing.
         return None
     built = _seen_built

@@ -2,8 +2,8 @@
 
 List and health figures come from the same graph the graph API builds (``topology.service``'s
 shared read, the graph builder, the health rules), so they agree with the graph by
-construction. Range series come from a range source (Prometheus' ``query_range`` or the demo
-mesh) and go through the graph builder instant by instant. Errors are raised, never formatted:
+construction. Range series come from ``sources.range_source()`` (Prometheus' ``query_range`` or
+the demo mesh) and go through the graph builder instant by instant. Errors are raised, never formatted:
 ``meshui.errors`` turns them into the envelope (503 ``prometheus_unavailable``, 400 naming the
 parameter, 404 ``not_found``).
 """
@@ -20,11 +20,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from demo.range import DemoRangeSource
-from demo.source import DemoTelemetrySource
+import sources
 from meshui.errors import MeshuiError
 from metrics.api.params import check_name, check_namespace, parse_health_request, parse_series_request
-from metrics.range_reader import PrometheusRangeSource
 from metrics.series import (
     GRAPH_TYPE_OF,
     MAX_POINTS,
@@ -50,14 +48,6 @@ from topology.graph.wire import sig4
 KINDS = {"services": Kind.SERVICE, "workloads": Kind.WORKLOAD, "apps": Kind.APP}
 OVERVIEW_WINDOW_S = 1800
 OVERVIEW_STEP_S = 60
-
-
-def range_source() -> DemoRangeSource | PrometheusRangeSource:
-    """The range-read companion of the configured telemetry source."""
-    source = service.telemetry_source()
-    if isinstance(source, DemoTelemetrySource):
-        return DemoRangeSource(source)
-    return PrometheusRangeSource(source.client)  # type: ignore[attr-defined]
 
 
 def _graph(
@@ -177,7 +167,7 @@ class EntitySeriesView(APIView):
         check_namespace(namespace)
         check_name(name)
         params = parse_series_request(request.query_params.dict())
-        source = range_source()
+        source = sources.range_source()
         end = float(int(time.time())) if params.query_time is None else params.query_time
         plan = plan_range(
             end=end,
@@ -245,7 +235,7 @@ class OverviewView(APIView):
         summary = service.read_namespaces(window_s=window_s, query_time=query_time)
         graph, _ = _graph(Kind.WORKLOAD, None, window_s, query_time)
         now = namespace_inbound(graph)
-        source = range_source()
+        source = sources.range_source()
         end = float(int(time.time())) if query_time is None else query_time
         plan = plan_range(end=end, window_s=OVERVIEW_WINDOW_S, step_s=OVERVIEW_STEP_S, rate_interval_s=OVERVIEW_STEP_S)
         sparks: dict[str, list] = {}

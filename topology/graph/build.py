@@ -34,7 +34,7 @@ from topology.graph.quantile import quantile_of_prepared
 from topology.graph.telemetry import IDENTITY_LABELS, MeshTelemetry, Sample, never_reached
 from topology.graph.types import Edge, EdgeStats, GraphOptions, GraphType, Latency, MeshGraph, Node, NodeKind
 
-__all__ = ["DESTINATION_REPORTERS", "IDENTITY_LABELS", "build_graph", "stable_id"]
+__all__ = ["DESTINATION_REPORTERS", "IDENTITY_LABELS", "build_graph", "one_report_per_identity", "stable_id"]
 (
     _S_CLUSTER,
     _S_NS,
@@ -364,9 +364,15 @@ def _pick_requests(samples: Iterable[Sample]) -> tuple[dict, dict]:
     return dest, mtls
 
 
-def _pick_per_identity(samples: Iterable[Sample], with_le: bool) -> dict[tuple, dict[str, float] | float]:
-    """Sum samples per identity (and per ``le`` when ``with_le``) and per reporter side;
-    keep the destination side of an identity when it has one, else the source side."""
+def one_report_per_identity(samples: Iterable[Sample], with_le: bool) -> dict[tuple, dict[str, float] | float]:
+    """Count once, for histograms and sums: ``{identity: {le: rate}}`` (``with_le``) or
+    ``{identity: rate}``.
+
+    Samples are summed per identity (and per ``le`` when ``with_le``) separately per reporter
+    side; an identity keeps its destination side when it has one, else its source side
+    (decision 0002). The graph builder reads latency buckets and sums through this rule, and
+    the metrics pages' range series do the same, so a chart agrees with the graph's edges.
+    """
     dest: dict[tuple, object] = {}
     src: dict[tuple, object] = {}
     identity_of = _identity_of
@@ -518,8 +524,8 @@ def build_graph(telemetry: MeshTelemetry, options: GraphOptions) -> MeshGraph:
     odd label values (missing labels read as ``""``).
     """
     requests, req_mtls = _pick_requests(telemetry.requests)
-    buckets = _pick_per_identity(telemetry.duration_buckets, with_le=True)
-    dur_sums = _pick_per_identity(telemetry.duration_sum, with_le=False)
+    buckets = one_report_per_identity(telemetry.duration_buckets, with_le=True)
+    dur_sums = one_report_per_identity(telemetry.duration_sum, with_le=False)
     sent, sent_mtls = _pick_tcp(telemetry.tcp_sent)
     received, received_mtls = _pick_tcp(telemetry.tcp_received)
 

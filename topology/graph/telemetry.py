@@ -19,6 +19,10 @@ A source may also leave out the reports the builder would discard (docs/decision
 identity, the source proxy's report when the destination side reported it too), as the
 Prometheus reader does; it must keep ``reporter``. The builder's rule applied to already
 deduplicated input changes nothing, so both kinds of source yield the same graph.
+
+The detail charts read ranges: a ``RangeSource`` answers a ``RangePlan`` with one
+``RangeTelemetry`` (a ``MeshTelemetry`` plus request/response sizes) per instant. The port
+errors every source raises live in ``topology.graph.errors``.
 """
 
 from __future__ import annotations
@@ -144,3 +148,59 @@ class TelemetrySource(Protocol):
     """
 
     def read(self, *, query_time: float, window_s: int, namespaces: frozenset[str] | None) -> MeshTelemetry: ...
+
+
+# --- ranges: what the detail charts read -----------------------------------------------------
+
+
+@dataclass(slots=True)
+class RangeTelemetry(MeshTelemetry):
+    """A ``MeshTelemetry`` plus what only the detail pages chart (the graph builder ignores it).
+
+    ``request_bytes`` / ``response_bytes``: rates of ``istio_request_bytes_sum`` /
+    ``istio_response_bytes_sum`` in bytes/s, grouped like ``duration_sum`` (the identity and
+    ``reporter``). A plain ``MeshTelemetry`` reads as one without them.
+    """
+
+    request_bytes: list[Sample] = field(default_factory=list)
+    response_bytes: list[Sample] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RangePlan:
+    """Evaluation instants ``start, start + step_s, …, end`` (``end`` included).
+
+    ``window_s`` is the chart's span as asked; ``rate_interval_s`` the range of each rate.
+    """
+
+    start: float
+    end: float
+    step_s: int
+    window_s: int
+    rate_interval_s: int
+
+    @property
+    def timestamps(self) -> list[float]:
+        """Every instant of the plan, oldest first."""
+        count = round((self.end - self.start) / self.step_s) + 1
+        return [self.start + i * self.step_s for i in range(count)]
+
+
+class RangeSource(Protocol):
+    """Anything that can read the mesh's traffic at every instant of a ``RangePlan``.
+
+    ``max_points`` is the most instants one read may have (the caller coarsens its plan to
+    fit). ``read_range`` returns one ``RangeTelemetry`` per instant of ``plan``, oldest first,
+    each the rates over ``plan.rate_interval_s`` ending at that instant and grouped like a
+    ``TelemetrySource``'s, so the graph builder reads each like any ``MeshTelemetry``; only the
+    ``RangeTelemetry`` fields named in ``fields`` need be filled (all of them by default), and
+    the size fields may stay empty when the upstream has none. ``namespaces`` is a hint, as for
+    ``TelemetrySource``. Implementations raise the port's errors (``topology.graph.errors``)
+    when the upstream fails.
+    """
+
+    max_points: int
+
+    def read_range(
+        self, plan: RangePlan, *, namespaces: frozenset[str] | None, fields: tuple[str, ...] = ...
+    ) -> list[RangeTelemetry]: ...

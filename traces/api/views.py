@@ -13,8 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from traces import source as sources
+import sources
 from traces.api.params import parse_edge_search, parse_path_app, parse_trace_search, validate_trace_id
+from traces.source import edge_traces, service_traces
 from traces.wire import summary_to_wire, trace_to_wire
 
 _SEARCH_PARAMETERS = [
@@ -44,7 +45,7 @@ class ServiceTracesView(APIView):
     def get(self, request: Request, namespace: str, service: str) -> Response:
         app = parse_path_app(namespace, service)
         search = parse_trace_search(_query(request))
-        found = sources.service_traces(
+        found = service_traces(
             sources.trace_source(),
             app,
             start_us=search.start_us,
@@ -71,7 +72,7 @@ class EdgeTracesView(APIView):
     )
     def get(self, request: Request) -> Response:
         source_app, target_app, search = parse_edge_search(_query(request))
-        found = sources.edge_traces(
+        found = edge_traces(
             sources.trace_source(),
             source_app,
             target_app,

@@ -9,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
+import sources
 from topology import service
 from topology.graph.telemetry import MeshTelemetry, Sample
 
@@ -92,7 +93,7 @@ def shop_source(monkeypatch: pytest.MonkeyPatch) -> LiteralSource:
         warnings=["PromQL info: only partial data"],
     )
     source = LiteralSource(telemetry)
-    monkeypatch.setattr(service, "telemetry_source", lambda: source)
+    monkeypatch.setattr(sources, "telemetry_source", lambda: source)
     monkeypatch.setattr(service, "_shared_reads", service.SharedReads(ttl_s=5))
     return source
 

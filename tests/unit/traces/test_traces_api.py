@@ -9,11 +9,12 @@ import pytest
 from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
+import sources
 from demo.mesh import bookinfo_mesh
 from demo.simulate import Simulator
 from demo.traces import DemoTraces
-from traces import source as sources
 from traces.parse import parse_trace
+from traces.source import DemoTraceSource, JaegerTraceSource
 
 # 2026-11-22 00:00 UTC: a fixed past instant, so every answer is reproducible.
 T0 = 1795305600
@@ -197,9 +198,9 @@ def test_with_prometheus_and_no_jaeger_traces_are_not_configured(viewer_client, 
 
 def test_a_jaeger_url_wins_over_the_demo(demo_settings):
     demo_settings.JAEGER = {**demo_settings.JAEGER, "URL": "http://127.0.0.1:16686"}
-    assert isinstance(sources.trace_source(), sources.JaegerTraceSource)
+    assert isinstance(sources.trace_source(), JaegerTraceSource)
     demo_settings.JAEGER = {**demo_settings.JAEGER, "URL": ""}
-    assert isinstance(sources.trace_source(), sources.DemoTraceSource)
+    assert isinstance(sources.trace_source(), DemoTraceSource)
 
 
 @pytest.mark.django_db

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from topology import service
+import sources
 
 
 def reviews_rates(client, query_time: float) -> dict[str, float]:
@@ -22,9 +22,9 @@ def reviews_rates(client, query_time: float) -> dict[str, float]:
 
 @pytest.fixture
 def fresh_demo():
-    service._demo_source.cache_clear()
+    sources._demo_telemetry.cache_clear()
     yield
-    service._demo_source.cache_clear()
+    sources._demo_telemetry.cache_clear()
 
 
 def test_a_weight_shift_moves_the_demo_traffic(operator, fresh_demo):

@@ -2,6 +2,7 @@
 
 import pytest
 
+import sources
 from metrics.errors import PrometheusUnavailable
 from tests.unit.topology.test_graph_api import LiteralSource, requests
 from topology import service
@@ -12,7 +13,7 @@ from traffic.fetch import known_hosts, seen_versions
 @pytest.fixture
 def telemetry_of(monkeypatch):
     def install(source) -> None:
-        monkeypatch.setattr(service, "telemetry_source", lambda: source)
+        monkeypatch.setattr(sources, "telemetry_source", lambda: source)
         monkeypatch.setattr(service, "_shared_reads", service.SharedReads(ttl_s=5))
 
     return install

@@ -1,7 +1,7 @@
 """A real Celery worker of the meshui app whose telemetry source counts its reads in Redis.
 
 Run by test_live_celery.py as ``python live_worker.py <redis-url> <reads-key> <queue>``: it
-sets ``topology.service.telemetry_source`` to a ``ChangingSource`` that also INCRs
+sets ``sources.telemetry_source`` to a ``ChangingSource`` that also INCRs
 ``<reads-key>`` on every read, then runs ``celery worker --pool=solo`` on ``<queue>``.
 """
 
@@ -20,9 +20,9 @@ def main() -> None:
     django.setup()
     import redis
 
+    import sources
     from meshui.celery import app
     from tests.unit.topology.live.live_support import ChangingSource
-    from topology import service
 
     redis_url, reads_key, queue = sys.argv[1:4]
     counter = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
@@ -33,7 +33,7 @@ def main() -> None:
             return super().read(query_time=query_time, window_s=window_s, namespaces=namespaces)
 
     source = CountingSource()
-    service.telemetry_source = lambda: source
+    sources.telemetry_source = lambda: source
     app.worker_main(["worker", "--pool=solo", "-Q", queue, "--without-gossip", "--without-mingle",
                      "--without-heartbeat", "--loglevel=INFO"])
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
+import sources
 from tests.unit.topology.live.live_support import ChangingSource
-from topology import service
 
 REDIS_LAYER_URL = "redis://127.0.0.1:6379/12"
 REDIS_LAYER_PREFIX = "meshui-test-live"
@@ -17,7 +17,7 @@ REDIS_LAYER_PREFIX = "meshui-test-live"
 @pytest.fixture
 def source(monkeypatch: pytest.MonkeyPatch) -> ChangingSource:
     changing = ChangingSource()
-    monkeypatch.setattr(service, "telemetry_source", lambda: changing)
+    monkeypatch.setattr(sources, "telemetry_source", lambda: changing)
     return changing
 
 

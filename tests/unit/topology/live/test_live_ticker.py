@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+import sources
 from metrics.errors import PrometheusUnavailable
 from tests.unit.topology.live.live_support import ChangingSource
-from topology import service
 from topology.graph.diff import apply_delta
 from topology.graph.types import GraphType
 from topology.snapshot import InvalidView, MemoryStore, View, compute_tick, is_due, parse_view
@@ -17,7 +17,7 @@ from topology.snapshot import InvalidView, MemoryStore, View, compute_tick, is_d
 @pytest.fixture
 def source(monkeypatch: pytest.MonkeyPatch) -> ChangingSource:
     changing = ChangingSource()
-    monkeypatch.setattr(service, "telemetry_source", lambda: changing)
+    monkeypatch.setattr(sources, "telemetry_source", lambda: changing)
     return changing
 
 
