@@ -27,12 +27,27 @@ from __future__ import annotations
 
 import hashlib
 import math
+from array import array
 from collections.abc import Iterable
 from operator import itemgetter
 
 from topology.graph.quantile import quantile_of_prepared
 from topology.graph.telemetry import IDENTITY_LABELS, MeshTelemetry, Sample, never_reached
-from topology.graph.types import Edge, EdgeStats, GraphOptions, GraphType, Latency, MeshGraph, Node, NodeKind
+from topology.graph.types import (
+    NO_LATENCY,
+    NO_MTLS,
+    NO_P50,
+    NO_P95,
+    NO_P99,
+    NO_TCP,
+    EdgeTable,
+    GraphOptions,
+    GraphType,
+    MeshGraph,
+    Node,
+    NodeKind,
+    OutcomeKeys,
+)
 
 __all__ = ["DESTINATION_REPORTERS", "IDENTITY_LABELS", "build_graph", "stable_id"]
 (
@@ -68,6 +83,20 @@ _ID_LEN = 16
 
 # Outcome classes, in the order a request is assigned to the first that applies.
 _OK, _NO_RESPONSE, _5XX, _GRPC_ERROR, _4XX = range(5)
+_FLOAT_COLUMNS = (
+    "request_rate",
+    "http_5xx_rate",
+    "http_4xx_rate",
+    "grpc_error_rate",
+    "no_response_rate",
+    "p50",
+    "p95",
+    "p99",
+    "avg",
+    "tcp_sent",
+    "tcp_received",
+    "mtls_ratio",
+)
 
 
 def stable_id(raw: str) -> str:
@@ -474,10 +503,15 @@ def _merged_counts(values: list[float], positions: list[tuple[int, ...]]) -> lis
     return counts
 
 
-def _latency(buckets: dict[str, float], dur_sum: float, layouts: dict[tuple[str, ...], _Layout]) -> Latency | None:
+# A row's latency: (p50, p95, p99, avg, the NO_P* bits of the quantiles that are None).
+_LatencyRow = tuple[float, float, float, float, int]
+
+
+def _latency(buckets: dict[str, float], dur_sum: float, layouts: dict[tuple[str, ...], _Layout]) -> _LatencyRow | None:
     """Quantiles and mean of one edge's merged histogram, as ``quantile.histogram_quantiles``
-    computes them. ``layouts`` caches, per tuple of ``le`` keys (most edges share one), the
-    order of the bounds, so each edge needs no parsing, sorting or merging of its own."""
+    computes them (``None``: no latency). ``layouts`` caches, per tuple of ``le`` keys (most
+    edges share one), the order of the bounds, so each edge needs no parsing, sorting or merging
+    of its own."""
     les = tuple(buckets)
     layout = layouts.get(les)
     if layout is None:
@@ -497,15 +531,15 @@ def _latency(buckets: dict[str, float], dur_sum: float, layouts: dict[tuple[str,
             highest = value
         elif value < highest:
             counts[index] = highest
+    avg = dur_sum / count
     if len(bounds) < 2 or math.isnan(counts[-1]):
-        return Latency(p50=None, p95=None, p99=None, avg=dur_sum / count)
+        return (0.0, 0.0, 0.0, avg, NO_P50 | NO_P95 | NO_P99)
     prepared = (bounds, counts)
-    return Latency(
-        p50=quantile_of_prepared(0.5, prepared),
-        p95=quantile_of_prepared(0.95, prepared),
-        p99=quantile_of_prepared(0.99, prepared),
-        avg=dur_sum / count,
-    )
+    p50 = quantile_of_prepared(0.5, prepared)
+    p95 = quantile_of_prepared(0.95, prepared)
+    p99 = quantile_of_prepared(0.99, prepared)
+    absent = (NO_P50 if p50 is None else 0) | (NO_P95 if p95 is None else 0) | (NO_P99 if p99 is None else 0)
+    return (p50 or 0.0, p95 or 0.0, p99 or 0.0, avg, absent)
 
 
 def build_graph(telemetry: MeshTelemetry, options: GraphOptions) -> MeshGraph:
@@ -599,28 +633,81 @@ def build_graph(telemetry: MeshTelemetry, options: GraphOptions) -> MeshGraph:
     return _assemble(accs, placer, options)
 
 
-def _stats(acc: _Acc, tcp: bool, layouts: dict[tuple[str, ...], _Layout]) -> EdgeStats:
-    classes = acc.classes
-    latency = _latency(acc.buckets, acc.dur_sum, layouts) if acc.buckets else None
-    return EdgeStats(
-        request_rate=acc.rate,
-        http_5xx_rate=classes[_5XX],
-        http_4xx_rate=classes[_4XX],
-        grpc_error_rate=classes[_GRPC_ERROR],
-        no_response_rate=classes[_NO_RESPONSE],
-        responses=acc.responses,
-        grpc_responses=acc.grpc_responses,
-        flags=acc.flags,
-        latency=latency,
-        tcp_sent_bytes_per_s=(acc.sent or 0.0) if tcp else None,
-        tcp_received_bytes_per_s=(acc.received or 0.0) if tcp else None,
-        mtls_ratio=acc.mtls_num / acc.mtls_den if acc.mtls_den > 0 else None,
+def _edge_table(rows: list[tuple[str, str, str, str, _Acc]]) -> EdgeTable:
+    """The columns of the edges ``rows`` (edge id, source id, target id, protocol, sums), sorted by id."""
+    layouts: dict[tuple[str, ...], _Layout] = {}
+    shared_keys: dict[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], OutcomeKeys] = {}
+    columns: dict[str, list] = {name: [] for name in _FLOAT_COLUMNS}
+    request_rate, http_5xx_rate, http_4xx_rate, grpc_error_rate, no_response_rate = (
+        columns["request_rate"],
+        columns["http_5xx_rate"],
+        columns["http_4xx_rate"],
+        columns["grpc_error_rate"],
+        columns["no_response_rate"],
+    )
+    p50s, p95s, p99s, avgs = columns["p50"], columns["p95"], columns["p99"], columns["avg"]
+    sent, received, mtls = columns["tcp_sent"], columns["tcp_received"], columns["mtls_ratio"]
+    absent: list[int] = []
+    outcome_keys: list[OutcomeKeys] = []
+    outcome_start: list[int] = []
+    outcome_values: list[float] = []
+    for _edge_id, _source, _target, protocol, acc in rows:
+        classes = acc.classes
+        request_rate.append(acc.rate)
+        http_5xx_rate.append(classes[_5XX])
+        http_4xx_rate.append(classes[_4XX])
+        grpc_error_rate.append(classes[_GRPC_ERROR])
+        no_response_rate.append(classes[_NO_RESPONSE])
+        latency = _latency(acc.buckets, acc.dur_sum, layouts) if acc.buckets else None
+        if latency is None:
+            bits = NO_LATENCY | NO_P50 | NO_P95 | NO_P99
+            p50s.append(0.0)
+            p95s.append(0.0)
+            p99s.append(0.0)
+            avgs.append(0.0)
+        else:
+            p50, p95, p99, avg, bits = latency
+            p50s.append(p50)
+            p95s.append(p95)
+            p99s.append(p99)
+            avgs.append(avg)
+        if protocol == "tcp":
+            sent.append(acc.sent or 0.0)
+            received.append(acc.received or 0.0)
+        else:
+            bits |= NO_TCP
+            sent.append(0.0)
+            received.append(0.0)
+        if acc.mtls_den > 0:
+            mtls.append(acc.mtls_num / acc.mtls_den)
+        else:
+            bits |= NO_MTLS
+            mtls.append(0.0)
+        absent.append(bits)
+        key = (tuple(acc.responses), tuple(acc.grpc_responses), tuple(acc.flags))
+        keys = shared_keys.get(key)
+        if keys is None:
+            keys = shared_keys[key] = OutcomeKeys(*key)
+        outcome_keys.append(keys)
+        outcome_start.append(len(outcome_values))
+        outcome_values.extend(acc.responses.values())
+        outcome_values.extend(acc.grpc_responses.values())
+        outcome_values.extend(acc.flags.values())
+    return EdgeTable(
+        ids=[row[0] for row in rows],
+        sources=[row[1] for row in rows],
+        targets=[row[2] for row in rows],
+        protocols=[row[3] for row in rows],
+        absent=array("B", absent),
+        outcome_keys=outcome_keys,
+        outcome_start=array("L", outcome_start),
+        outcome_values=array("d", outcome_values),
+        **{name: array("d", values) for name, values in columns.items()},
     )
 
 
 def _assemble(accs: dict[tuple, _Acc], placer: _Placer, options: GraphOptions) -> MeshGraph:
     ids: dict[tuple, str] = {}
-    layouts: dict[tuple[str, ...], _Layout] = {}
 
     def id_of(key: tuple) -> str:
         found = ids.get(key)
@@ -628,17 +715,17 @@ def _assemble(accs: dict[tuple, _Acc], placer: _Placer, options: GraphOptions) -
             found = ids[key] = stable_id(_raw_id(key))
         return found
 
-    edges: dict[str, Edge] = {}
+    rows: list[tuple[str, str, str, str, _Acc]] = []
     used: set[tuple] = set()
     for (source, target, protocol), acc in accs.items():
-        tcp = protocol == "tcp"
         if not options.include_idle and acc.rate <= 0.0 and not (acc.sent or acc.received):
             continue
         source_id, target_id = id_of(source), id_of(target)
-        edge_id = stable_id(f"{source_id}|{target_id}|{protocol}")
-        edges[edge_id] = Edge(edge_id, source_id, target_id, protocol, _stats(acc, tcp, layouts))
+        rows.append((stable_id(f"{source_id}|{target_id}|{protocol}"), source_id, target_id, protocol, acc))
         used.add(source)
         used.add(target)
+    rows.sort(key=itemgetter(0))
+    edges = _edge_table(rows)
 
     nodes: dict[str, Node] = {}
     for key in sorted(used, key=id_of):
