@@ -28,8 +28,10 @@ from __future__ import annotations
 import hashlib
 import math
 from array import array
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from itertools import islice
 from operator import itemgetter
+from operator import le as le_
 
 from topology.graph.quantile import quantile_of_prepared
 from topology.graph.telemetry import IDENTITY_LABELS, MeshTelemetry, Sample, never_reached
@@ -80,6 +82,7 @@ _NO_VERSION = frozenset({"", "unknown", "latest"})
 _EXTERNAL_SERVICE_NAMES = frozenset({"PassthroughCluster", "BlackHoleCluster"})
 _GATEWAY_MARKS = ("ingressgateway", "egressgateway")
 _ID_LEN = 16
+_NOT_LAID_OUT = object()
 
 # Outcome classes, in the order a request is assigned to the first that applies.
 _OK, _NO_RESPONSE, _5XX, _GRPC_ERROR, _4XX = range(5)
@@ -471,20 +474,26 @@ def _le_value(le: str) -> float | None:
 
 # A histogram layout: its bounds in order (equal bounds merged, unparseable and NaN ones left
 # out); for each bound the positions of its ``le`` spellings among the histogram's keys; and,
-# when every bound has one spelling (the usual case), those positions as one flat list.
-_Layout = tuple[list[float], list[tuple[int, ...]], list[int] | None]
+# when every bound has one spelling (the usual case), a getter of the counts in bound order
+# from the histogram's dict.
+_Layout = tuple[list[float], list[tuple[int, ...]], Callable[[dict[str, float]], tuple[float, ...]] | None]
 
 
-def _layout(les: tuple[str, ...]) -> _Layout:
+def _layout(les: tuple[str, ...]) -> _Layout | None:
+    """The layout of a histogram with keys ``les``; ``None`` when it has no ``+Inf`` bound."""
     by_bound: dict[float, list[int]] = {}
     for position, le in enumerate(les):
         bound = _le_value(le)
         if bound is not None and bound == bound:
             by_bound.setdefault(bound, []).append(position)
     ordered = sorted(by_bound)
+    if not ordered or ordered[-1] != math.inf:
+        return None
     positions = [tuple(by_bound[bound]) for bound in ordered]
-    flat = [at[0] for at in positions] if all(len(at) == 1 for at in positions) else None
-    return ordered, positions, flat
+    getter = None
+    if len(positions) > 1 and all(len(at) == 1 for at in positions):
+        getter = itemgetter(*(les[at[0]] for at in positions))
+    return ordered, positions, getter
 
 
 def _merged_counts(values: list[float], positions: list[tuple[int, ...]]) -> list[float]:
@@ -507,30 +516,37 @@ def _merged_counts(values: list[float], positions: list[tuple[int, ...]]) -> lis
 _LatencyRow = tuple[float, float, float, float, int]
 
 
-def _latency(buckets: dict[str, float], dur_sum: float, layouts: dict[tuple[str, ...], _Layout]) -> _LatencyRow | None:
+def _latency(
+    buckets: dict[str, float], dur_sum: float, layouts: dict[tuple[str, ...], _Layout | None]
+) -> _LatencyRow | None:
     """Quantiles and mean of one edge's merged histogram, as ``quantile.histogram_quantiles``
     computes them (``None``: no latency). ``layouts`` caches, per tuple of ``le`` keys (most
     edges share one), the order of the bounds, so each edge needs no parsing, sorting or merging
     of its own."""
     les = tuple(buckets)
-    layout = layouts.get(les)
-    if layout is None:
+    layout = layouts.get(les, _NOT_LAID_OUT)
+    if layout is _NOT_LAID_OUT:
         layout = layouts[les] = _layout(les)
-    bounds, positions, flat = layout
-    if not bounds or bounds[-1] != math.inf:
+    if layout is None:
         return None
-    values = list(buckets.values())
-    counts = [values[i] for i in flat] if flat is not None else _merged_counts(values, positions)
+    bounds, positions, getter = layout
+    counts: Sequence[float] = (
+        getter(buckets) if getter is not None else _merged_counts(list(buckets.values()), positions)
+    )
     count = counts[-1]
     if count <= 0:
         return None
     # Cumulative counts never dip: lift each to the largest below it (Prometheus does the same).
-    highest = -math.inf
-    for index, value in enumerate(counts):
-        if value > highest:
-            highest = value
-        elif value < highest:
-            counts[index] = highest
+    # Checked first in C: most histograms do not dip (a NaN fails the check and takes the loop).
+    if not all(map(le_, counts, islice(counts, 1, None))):
+        lifted = list(counts)
+        highest = -math.inf
+        for index, value in enumerate(lifted):
+            if value > highest:
+                highest = value
+            elif value < highest:
+                lifted[index] = highest
+        counts = lifted
     avg = dur_sum / count
     if len(bounds) < 2 or math.isnan(counts[-1]):
         return (0.0, 0.0, 0.0, avg, NO_P50 | NO_P95 | NO_P99)
@@ -612,9 +628,11 @@ def build_graph(telemetry: MeshTelemetry, options: GraphOptions) -> MeshGraph:
 
     for ident, per_le in buckets.items():
         dur_sum = dur_sums.get(ident, 0.0)
-        for acc in edges_of(ident, tcp=False):
+        targets = edges_of(ident, tcp=False)
+        for acc in targets:
             if acc.buckets is None:
-                acc.buckets = dict(per_le)
+                # The picked dict is this build's own: the edge's only identity takes it as is.
+                acc.buckets = per_le if len(targets) == 1 else dict(per_le)
             else:
                 merged = acc.buckets
                 for le, value in per_le.items():
@@ -635,7 +653,7 @@ def build_graph(telemetry: MeshTelemetry, options: GraphOptions) -> MeshGraph:
 
 def _edge_table(rows: list[tuple[str, str, str, str, _Acc]]) -> EdgeTable:
     """The columns of the edges ``rows`` (edge id, source id, target id, protocol, sums), sorted by id."""
-    layouts: dict[tuple[str, ...], _Layout] = {}
+    layouts: dict[tuple[str, ...], _Layout | None] = {}
     shared_keys: dict[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], OutcomeKeys] = {}
     columns: dict[str, list] = {name: [] for name in _FLOAT_COLUMNS}
     request_rate, http_5xx_rate, http_4xx_rate, grpc_error_rate, no_response_rate = (
