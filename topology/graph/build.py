@@ -296,13 +296,24 @@ class _Placer:
         version_value = None if version in _NO_VERSION else version
         if self.graph_type == GraphType.APP and app_known:
             key = ("app", cluster, ns, app)
-            fields = {"kind": NodeKind.APP, "name": app, "app": app}
         elif self.graph_type == GraphType.VERSIONED_APP and app_known:
             key = ("vapp", cluster, ns, app, version_value or "")
+        else:
+            key = ("wl", cluster, ns, workload)
+        known = self.nodes.get(key)
+        if known is not None:
+            if service and (known["service"] is None or service < known["service"]):
+                # A workload behind several services names the smallest, so the answer is stable.
+                known["service"] = service
+            return key
+        # First sight of the node: its fields come from this identity.
+        tag = key[0]
+        if tag == "app":
+            fields: dict[str, object] = {"kind": NodeKind.APP, "name": app, "app": app}
+        elif tag == "vapp":
             name = f"{app} {version_value}" if version_value else app
             fields = {"kind": NodeKind.APP, "name": name, "app": app, "version": version_value, "group": True}
         else:
-            key = ("wl", cluster, ns, workload)
             fields = {
                 "kind": NodeKind.WORKLOAD,
                 "name": workload,
@@ -310,15 +321,10 @@ class _Placer:
                 "app": app if app_known else None,
                 "version": version_value,
             }
-        known = self.nodes.get(key)
-        if known is None:
-            fields["cluster"] = cluster
-            fields["namespace"] = ns
-            fields["service"] = service
-            self.nodes[key] = fields
-        elif service and (known["service"] is None or service < known["service"]):
-            # A workload behind several services names the smallest, so the answer is stable.
-            known["service"] = service
+        fields["cluster"] = cluster
+        fields["namespace"] = ns
+        fields["service"] = service
+        self.nodes[key] = fields
         return key
 
     def _service(self, cluster_label: str, ns: str, name: str) -> tuple:
