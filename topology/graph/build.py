@@ -29,11 +29,11 @@ import hashlib
 import math
 from array import array
 from collections.abc import Callable, Iterable, Sequence
-from itertools import islice
-from operator import itemgetter
+from itertools import accumulate, islice
+from operator import add, attrgetter, itemgetter
 from operator import le as le_
 
-from topology.graph.quantile import quantile_of_prepared
+from topology.graph.quantile import quantiles_of_prepared
 from topology.graph.telemetry import IDENTITY_LABELS, MeshTelemetry, Sample, never_reached
 from topology.graph.types import (
     NO_LATENCY,
@@ -83,9 +83,15 @@ _EXTERNAL_SERVICE_NAMES = frozenset({"PassthroughCluster", "BlackHoleCluster"})
 _GATEWAY_MARKS = ("ingressgateway", "egressgateway")
 _ID_LEN = 16
 _NOT_LAID_OUT = object()
+_QUANTILES = (0.5, 0.95, 0.99)
 
 # Outcome classes, in the order a request is assigned to the first that applies.
 _OK, _NO_RESPONSE, _5XX, _GRPC_ERROR, _4XX = range(5)
+_rate_of = attrgetter("rate")
+_classes_of = attrgetter("classes")
+_responses_of = attrgetter("responses")
+_grpc_responses_of = attrgetter("grpc_responses")
+_flags_of = attrgetter("flags")
 _FLOAT_COLUMNS = (
     "request_rate",
     "http_5xx_rate",
@@ -556,10 +562,7 @@ def _latency(
     avg = dur_sum / count
     if len(bounds) < 2 or math.isnan(counts[-1]):
         return (0.0, 0.0, 0.0, avg, NO_P50 | NO_P95 | NO_P99)
-    prepared = (bounds, counts)
-    p50 = quantile_of_prepared(0.5, prepared)
-    p95 = quantile_of_prepared(0.95, prepared)
-    p99 = quantile_of_prepared(0.99, prepared)
+    p50, p95, p99 = quantiles_of_prepared(_QUANTILES, (bounds, counts))
     absent = (NO_P50 if p50 is None else 0) | (NO_P95 if p95 is None else 0) | (NO_P99 if p99 is None else 0)
     return (p50 or 0.0, p95 or 0.0, p99 or 0.0, avg, absent)
 
@@ -657,76 +660,80 @@ def build_graph(telemetry: MeshTelemetry, options: GraphOptions) -> MeshGraph:
     return _assemble(accs, placer, options)
 
 
+_NO_LATENCY_ROW: _LatencyRow = (0.0, 0.0, 0.0, 0.0, NO_LATENCY | NO_P50 | NO_P95 | NO_P99)
+
+
 def _edge_table(rows: list[tuple[str, str, str, str, _Acc]]) -> EdgeTable:
-    """The columns of the edges ``rows`` (edge id, source id, target id, protocol, sums), sorted by id."""
+    """The columns of the edges ``rows`` (edge id, source id, target id, protocol, sums), sorted by id.
+
+    Built column by column (``zip(*...)`` transposes, ``map`` over attribute getters), so most of
+    the work per edge runs in C rather than in one Python loop appending to twenty lists."""
+    if not rows:
+        return _empty_table()
+    ids, sources, targets, protocols, accs = zip(*rows, strict=True)
     layouts: dict[tuple[str, ...], _Layout | None] = {}
+    latencies = [
+        (_latency(acc.buckets, acc.dur_sum, layouts) if acc.buckets else None) or _NO_LATENCY_ROW for acc in accs
+    ]
+    p50, p95, p99, avg, latency_absent = zip(*latencies, strict=True)
+    tcp = [protocol == "tcp" for protocol in protocols]
+    absent = [
+        bits | (0 if is_tcp else NO_TCP) | (0 if acc.mtls_den > 0 else NO_MTLS)
+        for bits, is_tcp, acc in zip(latency_absent, tcp, accs, strict=True)
+    ]
+    classes = list(map(_classes_of, accs))
+    responses = list(map(_responses_of, accs))
+    grpc_responses = list(map(_grpc_responses_of, accs))
+    flags = list(map(_flags_of, accs))
     shared_keys: dict[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], OutcomeKeys] = {}
-    columns: dict[str, list] = {name: [] for name in _FLOAT_COLUMNS}
-    request_rate, http_5xx_rate, http_4xx_rate, grpc_error_rate, no_response_rate = (
-        columns["request_rate"],
-        columns["http_5xx_rate"],
-        columns["http_4xx_rate"],
-        columns["grpc_error_rate"],
-        columns["no_response_rate"],
-    )
-    p50s, p95s, p99s, avgs = columns["p50"], columns["p95"], columns["p99"], columns["avg"]
-    sent, received, mtls = columns["tcp_sent"], columns["tcp_received"], columns["mtls_ratio"]
-    absent: list[int] = []
-    outcome_keys: list[OutcomeKeys] = []
-    outcome_start: list[int] = []
-    outcome_values: list[float] = []
-    for _edge_id, _source, _target, protocol, acc in rows:
-        classes = acc.classes
-        request_rate.append(acc.rate)
-        http_5xx_rate.append(classes[_5XX])
-        http_4xx_rate.append(classes[_4XX])
-        grpc_error_rate.append(classes[_GRPC_ERROR])
-        no_response_rate.append(classes[_NO_RESPONSE])
-        latency = _latency(acc.buckets, acc.dur_sum, layouts) if acc.buckets else None
-        if latency is None:
-            bits = NO_LATENCY | NO_P50 | NO_P95 | NO_P99
-            p50s.append(0.0)
-            p95s.append(0.0)
-            p99s.append(0.0)
-            avgs.append(0.0)
-        else:
-            p50, p95, p99, avg, bits = latency
-            p50s.append(p50)
-            p95s.append(p95)
-            p99s.append(p99)
-            avgs.append(avg)
-        if protocol == "tcp":
-            sent.append(acc.sent or 0.0)
-            received.append(acc.received or 0.0)
-        else:
-            bits |= NO_TCP
-            sent.append(0.0)
-            received.append(0.0)
-        if acc.mtls_den > 0:
-            mtls.append(acc.mtls_num / acc.mtls_den)
-        else:
-            bits |= NO_MTLS
-            mtls.append(0.0)
-        absent.append(bits)
-        key = (tuple(acc.responses), tuple(acc.grpc_responses), tuple(acc.flags))
-        keys = shared_keys.get(key)
-        if keys is None:
-            keys = shared_keys[key] = OutcomeKeys(*key)
-        outcome_keys.append(keys)
-        outcome_start.append(len(outcome_values))
-        outcome_values.extend(acc.responses.values())
-        outcome_values.extend(acc.grpc_responses.values())
-        outcome_values.extend(acc.flags.values())
+    outcome_keys = [
+        shared_keys.get(key) or shared_keys.setdefault(key, OutcomeKeys(*key))
+        for key in zip(map(tuple, responses), map(tuple, grpc_responses), map(tuple, flags), strict=True)
+    ]
+    lengths = list(map(len, responses))
+    for maps in (grpc_responses, flags):
+        lengths = list(map(add, lengths, map(len, maps)))
+    outcome_values = array("d")
+    for maps in zip(responses, grpc_responses, flags, strict=True):
+        for values in maps:
+            outcome_values.extend(values.values())
     return EdgeTable(
-        ids=[row[0] for row in rows],
-        sources=[row[1] for row in rows],
-        targets=[row[2] for row in rows],
-        protocols=[row[3] for row in rows],
+        ids=list(ids),
+        sources=list(sources),
+        targets=list(targets),
+        protocols=list(protocols),
+        request_rate=array("d", map(_rate_of, accs)),
+        http_5xx_rate=array("d", map(itemgetter(_5XX), classes)),
+        http_4xx_rate=array("d", map(itemgetter(_4XX), classes)),
+        grpc_error_rate=array("d", map(itemgetter(_GRPC_ERROR), classes)),
+        no_response_rate=array("d", map(itemgetter(_NO_RESPONSE), classes)),
+        p50=array("d", p50),
+        p95=array("d", p95),
+        p99=array("d", p99),
+        avg=array("d", avg),
+        tcp_sent=array("d", [(acc.sent or 0.0) if is_tcp else 0.0 for acc, is_tcp in zip(accs, tcp, strict=True)]),
+        tcp_received=array(
+            "d", [(acc.received or 0.0) if is_tcp else 0.0 for acc, is_tcp in zip(accs, tcp, strict=True)]
+        ),
+        mtls_ratio=array("d", [acc.mtls_num / acc.mtls_den if acc.mtls_den > 0 else 0.0 for acc in accs]),
         absent=array("B", absent),
         outcome_keys=outcome_keys,
-        outcome_start=array("L", outcome_start),
-        outcome_values=array("d", outcome_values),
-        **{name: array("d", values) for name, values in columns.items()},
+        outcome_start=array("L", accumulate(lengths[:-1], initial=0)),
+        outcome_values=outcome_values,
+    )
+
+
+def _empty_table() -> EdgeTable:
+    return EdgeTable(
+        ids=[],
+        sources=[],
+        targets=[],
+        protocols=[],
+        absent=array("B"),
+        outcome_keys=[],
+        outcome_start=array("L"),
+        outcome_values=array("d"),
+        **{name: array("d") for name in _FLOAT_COLUMNS},
     )
 
 
