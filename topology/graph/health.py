@@ -171,18 +171,65 @@ def parse_health_rules(data: dict[str, Any]) -> HealthRules:
 
 def judge(rate: float, counts: tuple[float, float, float, float], tolerances: Tolerances) -> Verdict:
     """Judge ``rate`` requests/s of which ``counts`` (5xx, 4xx, gRPC error, no response) went wrong."""
-    worst = _HEALTHY
-    for category, count in zip(CATEGORIES, counts, strict=True):
-        if count <= 0.0:
-            continue
-        percent = 100.0 * count / rate
+    return _Judge()(rate, counts, tolerances)
+
+
+# Per category: its label, its thresholds and the endings of its failing and degraded reasons.
+_Spelt = tuple[tuple[str, float, float, str, str], ...]
+
+
+def _spelt(tolerances: Tolerances) -> _Spelt:
+    spelt = []
+    for category in CATEGORIES:
         threshold = getattr(tolerances, category)
-        if percent >= threshold.failing:
-            return Verdict(Health.FAILING, f"{_LABELS[category]} {percent:.1f}% ≥ {threshold.failing:g}%")
-        if percent >= threshold.degraded and worst.health is Health.HEALTHY:
-            bound = f"≥ {threshold.degraded:g}%" if threshold.degraded > 0 else "> 0%"
-            worst = Verdict(Health.DEGRADED, f"{_LABELS[category]} {percent:.1f}% {bound}")
-    return worst
+        degraded_bound = f"≥ {threshold.degraded:g}%" if threshold.degraded > 0 else "> 0%"
+        spelt.append(
+            (
+                _LABELS[category],
+                threshold.degraded,
+                threshold.failing,
+                f"% ≥ {threshold.failing:g}%",
+                f"% {degraded_bound}",
+            )
+        )
+    return tuple(spelt)
+
+
+class _Judge:
+    """``judge`` for the many figures of one graph: each ``Tolerances`` spelt out once, one
+    ``Verdict`` per distinct reason (verdicts are immutable, so edges share them)."""
+
+    __slots__ = ("_degraded", "_failing", "_spelt")
+
+    def __init__(self) -> None:
+        # Keyed by id(): every Tolerances judged lives in the rules for as long as this judge.
+        self._spelt: dict[int, _Spelt] = {}
+        self._failing: dict[str, Verdict] = {}
+        self._degraded: dict[str, Verdict] = {}
+
+    def __call__(self, rate: float, counts: tuple[float, float, float, float], tolerances: Tolerances) -> Verdict:
+        spelt = self._spelt.get(id(tolerances))
+        if spelt is None:
+            spelt = self._spelt[id(tolerances)] = _spelt(tolerances)
+        degraded_reason = None
+        for (label, degraded, failing, failing_end, degraded_end), count in zip(spelt, counts, strict=True):
+            if count <= 0.0:
+                continue
+            percent = 100.0 * count / rate
+            if percent >= failing:
+                return self._verdict(self._failing, Health.FAILING, f"{label} {percent:.1f}{failing_end}")
+            if percent >= degraded and degraded_reason is None:
+                degraded_reason = f"{label} {percent:.1f}{degraded_end}"
+        if degraded_reason is None:
+            return _HEALTHY
+        return self._verdict(self._degraded, Health.DEGRADED, degraded_reason)
+
+    @staticmethod
+    def _verdict(known: dict[str, Verdict], health: Health, reason: str) -> Verdict:
+        verdict = known.get(reason)
+        if verdict is None:
+            verdict = known[reason] = Verdict(health, reason)
+        return verdict
 
 
 class _Side:
@@ -197,12 +244,12 @@ class _Side:
         self.bytes = 0.0
 
 
-def _side_verdict(side: _Side | None, tolerances: Tolerances) -> Verdict | None:
+def _side_verdict(side: _Side | None, tolerances: Tolerances, judged: _Judge) -> Verdict | None:
     """``None`` when the side carried nothing."""
     if side is None or (side.rate <= 0.0 and side.bytes <= 0.0):
         return None
     if side.rate > 0.0:
-        return judge(side.rate, tuple(side.counts), tolerances)
+        return judged(side.rate, tuple(side.counts), tolerances)
     return _HEALTHY
 
 
@@ -233,6 +280,7 @@ def assess(graph: MeshGraph, rules: HealthRules) -> MeshGraph:
             tolerance_cache[node_id] = found
         return found
 
+    judged = _Judge()
     edge_health: dict[str, Verdict] = {}
     inbound: dict[str, _Side] = {}
     outbound: dict[str, _Side] = {}
@@ -256,7 +304,7 @@ def assess(graph: MeshGraph, rules: HealthRules) -> MeshGraph:
                 edge_health[edge_id] = _HEALTHY
             else:
                 counts = (http_5xx, http_4xx, grpc_error, no_response)
-                edge_health[edge_id] = judge(rate, counts, tolerances_of(target))
+                edge_health[edge_id] = judged(rate, counts, tolerances_of(target))
         elif sent or received:
             edge_health[edge_id] = _HEALTHY
         else:
@@ -280,10 +328,10 @@ def assess(graph: MeshGraph, rules: HealthRules) -> MeshGraph:
         if node.is_group:
             continue
         tolerances = tolerances_of(node_id)
-        judged = [_side_verdict(inbound.get(node_id), tolerances)]
+        verdicts = [_side_verdict(inbound.get(node_id), tolerances, judged)]
         if node.kind in (NodeKind.WORKLOAD, NodeKind.APP):
-            judged.append(_side_verdict(outbound.get(node_id), tolerances))
-        verdicts = [verdict for verdict in judged if verdict is not None]
+            verdicts.append(_side_verdict(outbound.get(node_id), tolerances, judged))
+        verdicts = [verdict for verdict in verdicts if verdict is not None]
         if verdicts:
             verdict = _worst(verdicts)
         elif _carries(inbound.get(node_id)) or _carries(outbound.get(node_id)):
