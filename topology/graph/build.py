@@ -27,12 +27,29 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable
-from operator import itemgetter
+from array import array
+from collections.abc import Callable, Iterable, Sequence
+from itertools import accumulate, islice
+from operator import add, attrgetter, itemgetter
+from operator import le as le_
 
-from topology.graph.quantile import quantile_of_prepared
+from topology.graph.quantile import quantiles_of_prepared
 from topology.graph.telemetry import IDENTITY_LABELS, MeshTelemetry, Sample, never_reached
-from topology.graph.types import Edge, EdgeStats, GraphOptions, GraphType, Latency, MeshGraph, Node, NodeKind
+from topology.graph.types import (
+    NO_LATENCY,
+    NO_MTLS,
+    NO_P50,
+    NO_P95,
+    NO_P99,
+    NO_TCP,
+    EdgeTable,
+    GraphOptions,
+    GraphType,
+    MeshGraph,
+    Node,
+    NodeKind,
+    OutcomeKeys,
+)
 
 __all__ = ["DESTINATION_REPORTERS", "IDENTITY_LABELS", "build_graph", "one_report_per_identity", "stable_id"]
 (
@@ -65,9 +82,30 @@ _NO_VERSION = frozenset({"", "unknown", "latest"})
 _EXTERNAL_SERVICE_NAMES = frozenset({"PassthroughCluster", "BlackHoleCluster"})
 _GATEWAY_MARKS = ("ingressgateway", "egressgateway")
 _ID_LEN = 16
+_NOT_LAID_OUT = object()
+_QUANTILES = (0.5, 0.95, 0.99)
 
 # Outcome classes, in the order a request is assigned to the first that applies.
 _OK, _NO_RESPONSE, _5XX, _GRPC_ERROR, _4XX = range(5)
+_rate_of = attrgetter("rate")
+_classes_of = attrgetter("classes")
+_responses_of = attrgetter("responses")
+_grpc_responses_of = attrgetter("grpc_responses")
+_flags_of = attrgetter("flags")
+_FLOAT_COLUMNS = (
+    "request_rate",
+    "http_5xx_rate",
+    "http_4xx_rate",
+    "grpc_error_rate",
+    "no_response_rate",
+    "p50",
+    "p95",
+    "p99",
+    "avg",
+    "tcp_sent",
+    "tcp_received",
+    "mtls_ratio",
+)
 
 
 def stable_id(raw: str) -> str:
@@ -264,13 +302,24 @@ class _Placer:
         version_value = None if version in _NO_VERSION else version
         if self.graph_type == GraphType.APP and app_known:
             key = ("app", cluster, ns, app)
-            fields = {"kind": NodeKind.APP, "name": app, "app": app}
         elif self.graph_type == GraphType.VERSIONED_APP and app_known:
             key = ("vapp", cluster, ns, app, version_value or "")
+        else:
+            key = ("wl", cluster, ns, workload)
+        known = self.nodes.get(key)
+        if known is not None:
+            if service and (known["service"] is None or service < known["service"]):
+                # A workload behind several services names the smallest, so the answer is stable.
+                known["service"] = service
+            return key
+        # First sight of the node: its fields come from this identity.
+        tag = key[0]
+        if tag == "app":
+            fields: dict[str, object] = {"kind": NodeKind.APP, "name": app, "app": app}
+        elif tag == "vapp":
             name = f"{app} {version_value}" if version_value else app
             fields = {"kind": NodeKind.APP, "name": name, "app": app, "version": version_value, "group": True}
         else:
-            key = ("wl", cluster, ns, workload)
             fields = {
                 "kind": NodeKind.WORKLOAD,
                 "name": workload,
@@ -278,15 +327,10 @@ class _Placer:
                 "app": app if app_known else None,
                 "version": version_value,
             }
-        known = self.nodes.get(key)
-        if known is None:
-            fields["cluster"] = cluster
-            fields["namespace"] = ns
-            fields["service"] = service
-            self.nodes[key] = fields
-        elif service and (known["service"] is None or service < known["service"]):
-            # A workload behind several services names the smallest, so the answer is stable.
-            known["service"] = service
+        fields["cluster"] = cluster
+        fields["namespace"] = ns
+        fields["service"] = service
+        self.nodes[key] = fields
         return key
 
     def _service(self, cluster_label: str, ns: str, name: str) -> tuple:
@@ -448,20 +492,26 @@ def _le_value(le: str) -> float | None:
 
 # A histogram layout: its bounds in order (equal bounds merged, unparseable and NaN ones left
 # out); for each bound the positions of its ``le`` spellings among the histogram's keys; and,
-# when every bound has one spelling (the usual case), those positions as one flat list.
-_Layout = tuple[list[float], list[tuple[int, ...]], list[int] | None]
+# when every bound has one spelling (the usual case), a getter of the counts in bound order
+# from the histogram's dict.
+_Layout = tuple[list[float], list[tuple[int, ...]], Callable[[dict[str, float]], tuple[float, ...]] | None]
 
 
-def _layout(les: tuple[str, ...]) -> _Layout:
+def _layout(les: tuple[str, ...]) -> _Layout | None:
+    """The layout of a histogram with keys ``les``; ``None`` when it has no ``+Inf`` bound."""
     by_bound: dict[float, list[int]] = {}
     for position, le in enumerate(les):
         bound = _le_value(le)
         if bound is not None and bound == bound:
             by_bound.setdefault(bound, []).append(position)
     ordered = sorted(by_bound)
+    if not ordered or ordered[-1] != math.inf:
+        return None
     positions = [tuple(by_bound[bound]) for bound in ordered]
-    flat = [at[0] for at in positions] if all(len(at) == 1 for at in positions) else None
-    return ordered, positions, flat
+    getter = None
+    if len(positions) > 1 and all(len(at) == 1 for at in positions):
+        getter = itemgetter(*(les[at[0]] for at in positions))
+    return ordered, positions, getter
 
 
 def _merged_counts(values: list[float], positions: list[tuple[int, ...]]) -> list[float]:
@@ -480,38 +530,47 @@ def _merged_counts(values: list[float], positions: list[tuple[int, ...]]) -> lis
     return counts
 
 
-def _latency(buckets: dict[str, float], dur_sum: float, layouts: dict[tuple[str, ...], _Layout]) -> Latency | None:
+# A row's latency: (p50, p95, p99, avg, the NO_P* bits of the quantiles that are None).
+_LatencyRow = tuple[float, float, float, float, int]
+
+
+def _latency(
+    buckets: dict[str, float], dur_sum: float, layouts: dict[tuple[str, ...], _Layout | None]
+) -> _LatencyRow | None:
     """Quantiles and mean of one edge's merged histogram, as ``quantile.histogram_quantiles``
-    computes them. ``layouts`` caches, per tuple of ``le`` keys (most edges share one), the
-    order of the bounds, so each edge needs no parsing, sorting or merging of its own."""
+    computes them (``None``: no latency). ``layouts`` caches, per tuple of ``le`` keys (most
+    edges share one), the order of the bounds, so each edge needs no parsing, sorting or merging
+    of its own."""
     les = tuple(buckets)
-    layout = layouts.get(les)
-    if layout is None:
+    layout = layouts.get(les, _NOT_LAID_OUT)
+    if layout is _NOT_LAID_OUT:
         layout = layouts[les] = _layout(les)
-    bounds, positions, flat = layout
-    if not bounds or bounds[-1] != math.inf:
+    if layout is None:
         return None
-    values = list(buckets.values())
-    counts = [values[i] for i in flat] if flat is not None else _merged_counts(values, positions)
+    bounds, positions, getter = layout
+    counts: Sequence[float] = (
+        getter(buckets) if getter is not None else _merged_counts(list(buckets.values()), positions)
+    )
     count = counts[-1]
     if count <= 0:
         return None
     # Cumulative counts never dip: lift each to the largest below it (Prometheus does the same).
-    highest = -math.inf
-    for index, value in enumerate(counts):
-        if value > highest:
-            highest = value
-        elif value < highest:
-            counts[index] = highest
+    # Checked first in C: most histograms do not dip (a NaN fails the check and takes the loop).
+    if not all(map(le_, counts, islice(counts, 1, None))):
+        lifted = list(counts)
+        highest = -math.inf
+        for index, value in enumerate(lifted):
+            if value > highest:
+                highest = value
+            elif value < highest:
+                lifted[index] = highest
+        counts = lifted
+    avg = dur_sum / count
     if len(bounds) < 2 or math.isnan(counts[-1]):
-        return Latency(p50=None, p95=None, p99=None, avg=dur_sum / count)
-    prepared = (bounds, counts)
-    return Latency(
-        p50=quantile_of_prepared(0.5, prepared),
-        p95=quantile_of_prepared(0.95, prepared),
-        p99=quantile_of_prepared(0.99, prepared),
-        avg=dur_sum / count,
-    )
+        return (0.0, 0.0, 0.0, avg, NO_P50 | NO_P95 | NO_P99)
+    p50, p95, p99 = quantiles_of_prepared(_QUANTILES, (bounds, counts))
+    absent = (NO_P50 if p50 is None else 0) | (NO_P95 if p95 is None else 0) | (NO_P99 if p99 is None else 0)
+    return (p50 or 0.0, p95 or 0.0, p99 or 0.0, avg, absent)
 
 
 def build_graph(telemetry: MeshTelemetry, options: GraphOptions) -> MeshGraph:
@@ -584,9 +643,11 @@ def build_graph(telemetry: MeshTelemetry, options: GraphOptions) -> MeshGraph:
 
     for ident, per_le in buckets.items():
         dur_sum = dur_sums.get(ident, 0.0)
-        for acc in edges_of(ident, tcp=False):
+        targets = edges_of(ident, tcp=False)
+        for acc in targets:
             if acc.buckets is None:
-                acc.buckets = dict(per_le)
+                # The picked dict is this build's own: the edge's only identity takes it as is.
+                acc.buckets = per_le if len(targets) == 1 else dict(per_le)
             else:
                 merged = acc.buckets
                 for le, value in per_le.items():
@@ -605,28 +666,85 @@ def build_graph(telemetry: MeshTelemetry, options: GraphOptions) -> MeshGraph:
     return _assemble(accs, placer, options)
 
 
-def _stats(acc: _Acc, tcp: bool, layouts: dict[tuple[str, ...], _Layout]) -> EdgeStats:
-    classes = acc.classes
-    latency = _latency(acc.buckets, acc.dur_sum, layouts) if acc.buckets else None
-    return EdgeStats(
-        request_rate=acc.rate,
-        http_5xx_rate=classes[_5XX],
-        http_4xx_rate=classes[_4XX],
-        grpc_error_rate=classes[_GRPC_ERROR],
-        no_response_rate=classes[_NO_RESPONSE],
-        responses=acc.responses,
-        grpc_responses=acc.grpc_responses,
-        flags=acc.flags,
-        latency=latency,
-        tcp_sent_bytes_per_s=(acc.sent or 0.0) if tcp else None,
-        tcp_received_bytes_per_s=(acc.received or 0.0) if tcp else None,
-        mtls_ratio=acc.mtls_num / acc.mtls_den if acc.mtls_den > 0 else None,
+_NO_LATENCY_ROW: _LatencyRow = (0.0, 0.0, 0.0, 0.0, NO_LATENCY | NO_P50 | NO_P95 | NO_P99)
+
+
+def _edge_table(rows: list[tuple[str, str, str, str, _Acc]]) -> EdgeTable:
+    """The columns of the edges ``rows`` (edge id, source id, target id, protocol, sums), sorted by id.
+
+    Built column by column (``zip(*...)`` transposes, ``map`` over attribute getters), so most of
+    the work per edge runs in C rather than in one Python loop appending to twenty lists."""
+    if not rows:
+        return _empty_table()
+    ids, sources, targets, protocols, accs = zip(*rows, strict=True)
+    layouts: dict[tuple[str, ...], _Layout | None] = {}
+    latencies = [
+        (_latency(acc.buckets, acc.dur_sum, layouts) if acc.buckets else None) or _NO_LATENCY_ROW for acc in accs
+    ]
+    p50, p95, p99, avg, latency_absent = zip(*latencies, strict=True)
+    tcp = [protocol == "tcp" for protocol in protocols]
+    absent = [
+        bits | (0 if is_tcp else NO_TCP) | (0 if acc.mtls_den > 0 else NO_MTLS)
+        for bits, is_tcp, acc in zip(latency_absent, tcp, accs, strict=True)
+    ]
+    classes = list(map(_classes_of, accs))
+    responses = list(map(_responses_of, accs))
+    grpc_responses = list(map(_grpc_responses_of, accs))
+    flags = list(map(_flags_of, accs))
+    shared_keys: dict[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]], OutcomeKeys] = {}
+    outcome_keys = [
+        shared_keys.get(key) or shared_keys.setdefault(key, OutcomeKeys(*key))
+        for key in zip(map(tuple, responses), map(tuple, grpc_responses), map(tuple, flags), strict=True)
+    ]
+    lengths = list(map(len, responses))
+    for maps in (grpc_responses, flags):
+        lengths = list(map(add, lengths, map(len, maps)))
+    outcome_values = array("d")
+    for maps in zip(responses, grpc_responses, flags, strict=True):
+        for values in maps:
+            outcome_values.extend(values.values())
+    return EdgeTable(
+        ids=list(ids),
+        sources=list(sources),
+        targets=list(targets),
+        protocols=list(protocols),
+        request_rate=array("d", map(_rate_of, accs)),
+        http_5xx_rate=array("d", map(itemgetter(_5XX), classes)),
+        http_4xx_rate=array("d", map(itemgetter(_4XX), classes)),
+        grpc_error_rate=array("d", map(itemgetter(_GRPC_ERROR), classes)),
+        no_response_rate=array("d", map(itemgetter(_NO_RESPONSE), classes)),
+        p50=array("d", p50),
+        p95=array("d", p95),
+        p99=array("d", p99),
+        avg=array("d", avg),
+        tcp_sent=array("d", [(acc.sent or 0.0) if is_tcp else 0.0 for acc, is_tcp in zip(accs, tcp, strict=True)]),
+        tcp_received=array(
+            "d", [(acc.received or 0.0) if is_tcp else 0.0 for acc, is_tcp in zip(accs, tcp, strict=True)]
+        ),
+        mtls_ratio=array("d", [acc.mtls_num / acc.mtls_den if acc.mtls_den > 0 else 0.0 for acc in accs]),
+        absent=array("B", absent),
+        outcome_keys=outcome_keys,
+        outcome_start=array("L", accumulate(lengths[:-1], initial=0)),
+        outcome_values=outcome_values,
+    )
+
+
+def _empty_table() -> EdgeTable:
+    return EdgeTable(
+        ids=[],
+        sources=[],
+        targets=[],
+        protocols=[],
+        absent=array("B"),
+        outcome_keys=[],
+        outcome_start=array("L"),
+        outcome_values=array("d"),
+        **{name: array("d") for name in _FLOAT_COLUMNS},
     )
 
 
 def _assemble(accs: dict[tuple, _Acc], placer: _Placer, options: GraphOptions) -> MeshGraph:
     ids: dict[tuple, str] = {}
-    layouts: dict[tuple[str, ...], _Layout] = {}
 
     def id_of(key: tuple) -> str:
         found = ids.get(key)
@@ -634,17 +752,17 @@ def _assemble(accs: dict[tuple, _Acc], placer: _Placer, options: GraphOptions) -
             found = ids[key] = stable_id(_raw_id(key))
         return found
 
-    edges: dict[str, Edge] = {}
+    rows: list[tuple[str, str, str, str, _Acc]] = []
     used: set[tuple] = set()
     for (source, target, protocol), acc in accs.items():
-        tcp = protocol == "tcp"
         if not options.include_idle and acc.rate <= 0.0 and not (acc.sent or acc.received):
             continue
         source_id, target_id = id_of(source), id_of(target)
-        edge_id = stable_id(f"{source_id}|{target_id}|{protocol}")
-        edges[edge_id] = Edge(edge_id, source_id, target_id, protocol, _stats(acc, tcp, layouts))
+        rows.append((stable_id(f"{source_id}|{target_id}|{protocol}"), source_id, target_id, protocol, acc))
         used.add(source)
         used.add(target)
+    rows.sort(key=itemgetter(0))
+    edges = _edge_table(rows)
 
     nodes: dict[str, Node] = {}
     for key in sorted(used, key=id_of):

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from topology.graph.types import Edge, Health, MeshGraph, Node, NodeKind, Verdict
+from topology.graph.types import Health, MeshGraph, Node, NodeKind, Verdict
 
 CATEGORIES: tuple[str, ...] = ("http_5xx", "http_4xx", "grpc_error", "no_response")
 _LABELS = {"http_5xx": "5xx", "http_4xx": "4xx", "grpc_error": "gRPC errors", "no_response": "no response"}
@@ -171,27 +171,70 @@ def parse_health_rules(data: dict[str, Any]) -> HealthRules:
 
 def judge(rate: float, counts: tuple[float, float, float, float], tolerances: Tolerances) -> Verdict:
     """Judge ``rate`` requests/s of which ``counts`` (5xx, 4xx, gRPC error, no response) went wrong."""
-    worst = _HEALTHY
-    for category, count in zip(CATEGORIES, counts, strict=True):
-        if count <= 0.0:
-            continue
-        percent = 100.0 * count / rate
+    return _Judge()(rate, counts, tolerances)
+
+
+# Per category: its label, its thresholds and the endings of its failing and degraded reasons.
+_Spelt = tuple[tuple[str, float, float, str, str], ...]
+
+
+def _spelt(tolerances: Tolerances) -> _Spelt:
+    spelt = []
+    for category in CATEGORIES:
         threshold = getattr(tolerances, category)
-        if percent >= threshold.failing:
-            return Verdict(Health.FAILING, f"{_LABELS[category]} {percent:.1f}% ≥ {threshold.failing:g}%")
-        if percent >= threshold.degraded and worst.health is Health.HEALTHY:
-            bound = f"≥ {threshold.degraded:g}%" if threshold.degraded > 0 else "> 0%"
-            worst = Verdict(Health.DEGRADED, f"{_LABELS[category]} {percent:.1f}% {bound}")
-    return worst
+        degraded_bound = f"≥ {threshold.degraded:g}%" if threshold.degraded > 0 else "> 0%"
+        spelt.append(
+            (
+                _LABELS[category],
+                threshold.degraded,
+                threshold.failing,
+                f"% ≥ {threshold.failing:g}%",
+                f"% {degraded_bound}",
+            )
+        )
+    return tuple(spelt)
 
 
-def _counts(edge: Edge) -> tuple[float, float, float, float]:
-    stats = edge.stats
-    return (stats.http_5xx_rate, stats.http_4xx_rate, stats.grpc_error_rate, stats.no_response_rate)
+class _Judge:
+    """``judge`` for the many figures of one graph: each ``Tolerances`` spelt out once, one
+    ``Verdict`` per distinct reason (verdicts are immutable, so edges share them)."""
+
+    __slots__ = ("_degraded", "_failing", "_spelt")
+
+    def __init__(self) -> None:
+        # Keyed by id(): every Tolerances judged lives in the rules for as long as this judge.
+        self._spelt: dict[int, _Spelt] = {}
+        self._failing: dict[str, Verdict] = {}
+        self._degraded: dict[str, Verdict] = {}
+
+    def __call__(self, rate: float, counts: tuple[float, float, float, float], tolerances: Tolerances) -> Verdict:
+        spelt = self._spelt.get(id(tolerances))
+        if spelt is None:
+            spelt = self._spelt[id(tolerances)] = _spelt(tolerances)
+        degraded_reason = None
+        for (label, degraded, failing, failing_end, degraded_end), count in zip(spelt, counts, strict=True):
+            if count <= 0.0:
+                continue
+            percent = 100.0 * count / rate
+            if percent >= failing:
+                return self._verdict(self._failing, Health.FAILING, f"{label} {percent:.1f}{failing_end}")
+            if percent >= degraded and degraded_reason is None:
+                degraded_reason = f"{label} {percent:.1f}{degraded_end}"
+        if degraded_reason is None:
+            return _HEALTHY
+        return self._verdict(self._degraded, Health.DEGRADED, degraded_reason)
+
+    @staticmethod
+    def _verdict(known: dict[str, Verdict], health: Health, reason: str) -> Verdict:
+        verdict = known.get(reason)
+        if verdict is None:
+            verdict = known[reason] = Verdict(health, reason)
+        return verdict
 
 
 class _Side:
-    """Summed request outcomes and bytes over the edges on one side of a node."""
+    """Summed request outcomes (5xx, 4xx, gRPC error, no response) and bytes over the edges on
+    one side of a node."""
 
     __slots__ = ("bytes", "counts", "rate")
 
@@ -200,23 +243,13 @@ class _Side:
         self.counts = [0.0, 0.0, 0.0, 0.0]
         self.bytes = 0.0
 
-    def add(self, edge: Edge) -> None:
-        stats = edge.stats
-        self.rate += stats.request_rate
-        counts = self.counts
-        counts[0] += stats.http_5xx_rate
-        counts[1] += stats.http_4xx_rate
-        counts[2] += stats.grpc_error_rate
-        counts[3] += stats.no_response_rate
-        self.bytes += (stats.tcp_sent_bytes_per_s or 0.0) + (stats.tcp_received_bytes_per_s or 0.0)
 
-
-def _side_verdict(side: _Side | None, tolerances: Tolerances) -> Verdict | None:
+def _side_verdict(side: _Side | None, tolerances: Tolerances, judged: _Judge) -> Verdict | None:
     """``None`` when the side carried nothing."""
     if side is None or (side.rate <= 0.0 and side.bytes <= 0.0):
         return None
     if side.rate > 0.0:
-        return judge(side.rate, tuple(side.counts), tolerances)
+        return judged(side.rate, tuple(side.counts), tolerances)
     return _HEALTHY
 
 
@@ -247,25 +280,47 @@ def assess(graph: MeshGraph, rules: HealthRules) -> MeshGraph:
             tolerance_cache[node_id] = found
         return found
 
+    judged = _Judge()
     edge_health: dict[str, Verdict] = {}
     inbound: dict[str, _Side] = {}
     outbound: dict[str, _Side] = {}
-    for edge_id, edge in graph.edges.items():
-        stats = edge.stats
-        if stats.request_rate > 0.0:
-            edge_health[edge_id] = judge(stats.request_rate, _counts(edge), tolerances_of(edge.target))
-        elif stats.tcp_sent_bytes_per_s or stats.tcp_received_bytes_per_s:
+    edges = graph.edges
+    # Straight from the columns: a TCP figure that is None there reads 0.0, which counts the same.
+    for edge_id, source, target, rate, http_5xx, http_4xx, grpc_error, no_response, sent, received in zip(
+        edges.ids,
+        edges.sources,
+        edges.targets,
+        edges.request_rate,
+        edges.http_5xx_rate,
+        edges.http_4xx_rate,
+        edges.grpc_error_rate,
+        edges.no_response_rate,
+        edges.tcp_sent,
+        edges.tcp_received,
+        strict=True,
+    ):
+        if rate > 0.0:
+            if http_5xx <= 0.0 and http_4xx <= 0.0 and grpc_error <= 0.0 and no_response <= 0.0:
+                edge_health[edge_id] = _HEALTHY
+            else:
+                counts = (http_5xx, http_4xx, grpc_error, no_response)
+                edge_health[edge_id] = judged(rate, counts, tolerances_of(target))
+        elif sent or received:
             edge_health[edge_id] = _HEALTHY
         else:
             edge_health[edge_id] = _IDLE
-        side = inbound.get(edge.target)
-        if side is None:
-            side = inbound[edge.target] = _Side()
-        side.add(edge)
-        side = outbound.get(edge.source)
-        if side is None:
-            side = outbound[edge.source] = _Side()
-        side.add(edge)
+        moved = sent + received
+        for sides, node_id in ((inbound, target), (outbound, source)):
+            side = sides.get(node_id)
+            if side is None:
+                side = sides[node_id] = _Side()
+            side.rate += rate
+            counts = side.counts
+            counts[0] += http_5xx
+            counts[1] += http_4xx
+            counts[2] += grpc_error
+            counts[3] += no_response
+            side.bytes += moved
 
     node_health: dict[str, Verdict] = {}
     members: dict[str, list[Verdict]] = {}
@@ -273,10 +328,10 @@ def assess(graph: MeshGraph, rules: HealthRules) -> MeshGraph:
         if node.is_group:
             continue
         tolerances = tolerances_of(node_id)
-        judged = [_side_verdict(inbound.get(node_id), tolerances)]
+        verdicts = [_side_verdict(inbound.get(node_id), tolerances, judged)]
         if node.kind in (NodeKind.WORKLOAD, NodeKind.APP):
-            judged.append(_side_verdict(outbound.get(node_id), tolerances))
-        verdicts = [verdict for verdict in judged if verdict is not None]
+            verdicts.append(_side_verdict(outbound.get(node_id), tolerances, judged))
+        verdicts = [verdict for verdict in verdicts if verdict is not None]
         if verdicts:
             verdict = _worst(verdicts)
         elif _carries(inbound.get(node_id)) or _carries(outbound.get(node_id)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections.abc import Sequence
 
 
 def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
@@ -25,8 +26,7 @@ def histogram_quantile(q: float, buckets: list[tuple[float, float]]) -> float | 
 
 def histogram_quantiles(qs: tuple[float, ...], buckets: list[tuple[float, float]]) -> list[float | None]:
     """``histogram_quantile`` for each of ``qs`` over the same buckets, preparing them once."""
-    prepared = _prepare(buckets)
-    return [quantile_of_prepared(q, prepared) for q in qs]
+    return quantiles_of_prepared(qs, _prepare(buckets))
 
 
 def _prepare(buckets: list[tuple[float, float]]) -> tuple[list[float], list[float]] | None:
@@ -61,36 +61,52 @@ def _prepare(buckets: list[tuple[float, float]]) -> tuple[list[float], list[floa
     return bounds, counts
 
 
-def quantile_of_prepared(q: float, prepared: tuple[list[float], list[float]] | None) -> float | None:
-    """``histogram_quantile(q)`` over buckets already prepared as ``(bounds, cumulative counts)``,
-    sorted by bound with ``+Inf`` last and made monotonic (``None``: no observations).
+def quantiles_of_prepared(
+    qs: tuple[float, ...], prepared: tuple[Sequence[float], Sequence[float]] | None
+) -> list[float | None]:
+    """``histogram_quantile(q)`` for each of ``qs`` over buckets already prepared as ``(bounds,
+    cumulative counts)``, sorted by bound with ``+Inf`` last and made monotonic (``None``: no
+    observations).
 
     For callers that compute several quantiles of many histograms and prepare each once.
     """
+    if prepared is None:
+        return [_out_of_range(q) for q in qs]
+    bounds, counts = prepared
+    last = len(counts) - 1
+    total = counts[-1]
+    results: list[float | None] = []
+    for q in qs:
+        if math.isnan(q) or q < 0 or q > 1:
+            results.append(_out_of_range(q))
+            continue
+        rank = q * total
+        # The first bucket (excluding +Inf) whose cumulative count reaches the rank.
+        b = bisect_left(counts, rank, 0, last)
+        if b == last:
+            results.append(bounds[-2])
+            continue
+        if b == 0 and bounds[0] <= 0:
+            results.append(bounds[0])
+            continue
+        start = 0.0
+        end = bounds[b]
+        count = counts[b]
+        if b > 0:
+            start = bounds[b - 1]
+            count -= counts[b - 1]
+            rank -= counts[b - 1]
+        # q = 0 with an empty lowest bucket: Go computes 0/0, i.e. NaN.
+        results.append(None if count == 0 else start + (end - start) * (rank / count))
+    return results
+
+
+def _out_of_range(q: float) -> float | None:
+    """What a quantile outside 0..1 (or of no observations, for q in 0..1) is: as Prometheus."""
     if math.isnan(q):
         return None
     if q < 0:
         return -math.inf
     if q > 1:
         return math.inf
-    if prepared is None:
-        return None
-    bounds, counts = prepared
-    rank = q * counts[-1]
-    # The first bucket (excluding +Inf) whose cumulative count reaches the rank.
-    b = bisect_left(counts, rank, 0, len(counts) - 1)
-    if b == len(bounds) - 1:
-        return bounds[-2]
-    if b == 0 and bounds[0] <= 0:
-        return bounds[0]
-    start = 0.0
-    end = bounds[b]
-    count = counts[b]
-    if b > 0:
-        start = bounds[b - 1]
-        count -= counts[b - 1]
-        rank -= counts[b - 1]
-    if count == 0:
-        # q = 0 with an empty lowest bucket: Go computes 0/0, i.e. NaN.
-        return None
-    return start + (end - start) * (rank / count)
+    return None
