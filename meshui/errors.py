@@ -18,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -58,6 +60,27 @@ class MeshuiError(Exception):
         self.message = message or self.code.replace("_", " ")
         self.details = details
         super().__init__(self.message)
+
+
+class DatabaseUnavailable(MeshuiError):
+    """503: no database connection could be had in time (the pool stayed full, decision 0015)."""
+
+    code = "database_unavailable"
+    status = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+def _database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """``DatabaseUnavailable`` when ``exc`` is the connection pool's timeout, else ``None``.
+
+    Django re-raises driver errors as its own ``django.db`` classes with the driver's error as
+    ``__cause__``; a pool timeout is an ``OperationalError`` like a broken query, so only its
+    cause tells that the database was merely busy.
+    """
+    if isinstance(exc, DatabaseError) and isinstance(exc.__cause__, PoolTimeout):
+        return DatabaseUnavailable(
+            message=f"The database is busy: {exc.__cause__}; retry shortly.", details={"reason": "pool_timeout"}
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -179,7 +202,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     ``details.fields``); ParseError → 400; NotAuthenticated/AuthenticationFailed → 401
     ``not_authenticated`` with WWW-Authenticate; PermissionDenied → 403 ``forbidden``;
     NotFound/Http404 → 404; MethodNotAllowed → 405; Throttled → 429 with Retry-After;
-    MeshuiError and registered types (the Prometheus errors) → their own code and status;
+    MeshuiError and registered types (the Prometheus errors) → their own code and status; the
+    database connection pool's timeout → 503 ``database_unavailable`` with Retry-After;
     anything else → 500 ``internal_error``, logged with its traceback.
     """
     if isinstance(exc, Http404):
@@ -187,6 +211,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     set_rollback()
+    busy = _database_unavailable(exc)
+    if busy is not None:
+        return Response(envelope(busy.code, busy.message, None, busy.details), status=busy.status,
+                        headers={"Retry-After": "1"})  # fmt: skip
     if isinstance(exc, exceptions.APIException):
         return _api_exception_response(exc)
     if isinstance(exc, MeshuiError):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from types import SimpleNamespace
 
+import psycopg
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.utils import DatabaseErrorWrapper
 from django.http import Http404
 from django.test import RequestFactory
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -213,6 +217,41 @@ def test_prometheus_query_error_is_502():
         "field": None,
         "details": {"error_type": "bad_data"},
     }
+
+
+def django_wrapped(driver_error: Exception) -> Exception:
+    """``driver_error`` as Django's PostgreSQL backend raises it: its own ``django.db`` class, the
+    driver's error as ``__cause__`` (Django's own wrapper, over the psycopg module)."""
+    try:
+        with DatabaseErrorWrapper(SimpleNamespace(Database=psycopg)):
+            raise driver_error
+    except Exception as wrapped:
+        return wrapped
+    raise AssertionError("wrap_database_errors did not re-raise")
+
+
+def test_a_database_pool_timeout_is_503_database_unavailable():
+    # given the error Django raises when no pooled connection became free in time
+    error = django_wrapped(PoolTimeout("couldn't get a connection after 10.00 sec"))
+    # when a view raises it
+    status, body, response = call(error)
+    # then the client is told the database is busy, and when to retry
+    assert status == 503
+    assert response["Retry-After"] == "1"
+    assert body == {
+        "error": {
+            "code": "database_unavailable",
+            "message": "The database is busy: couldn't get a connection after 10.00 sec; retry shortly.",
+            "field": None,
+            "details": {"reason": "pool_timeout"},
+        }
+    }
+
+
+def test_other_database_errors_stay_a_logged_500():
+    status, body, _ = call(django_wrapped(psycopg.OperationalError("relation does not exist")))
+    assert status == 500
+    assert body["error"]["code"] == "internal_error"
 
 
 def test_unexpected_error_is_a_logged_500_revealing_nothing(caplog):
