@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
@@ -192,7 +193,7 @@ def _api_exception_response(exc: exceptions.APIException) -> Response:
         code = "forbidden"
     detail = exc.detail
     message = str(detail if not isinstance(detail, (list, dict)) else _flatten(detail)[0][1])
-    return Response(envelope(code, message), status=status_code, headers=headers)
+    return Response(envelope(code, message, getattr(exc, "field", None)), status=status_code, headers=headers)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
@@ -259,3 +260,8 @@ def handler500(request: HttpRequest) -> HttpResponse:
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     return defaults.server_error(request)
+
+
+# Django refuses to read a body past DATA_UPLOAD_MAX_MEMORY_SIZE (e.g. a form body); the JSON
+# parser never gets there (meshui.parsers bounds its own read), anything else says so by name.
+register_error(RequestDataTooBig, "request_body_too_large", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, field="body")

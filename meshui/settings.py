@@ -225,6 +225,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.CanRead"],
     "DEFAULT_RENDERER_CLASSES": ["meshui.renderers.ORJSONRenderer"],
+    # JSON bodies bounded in size and depth (a 400/413, never a RecursionError's 500).
+    "DEFAULT_PARSER_CLASSES": [
+        "meshui.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "meshui.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

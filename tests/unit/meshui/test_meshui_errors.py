@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.db.utils import DatabaseErrorWrapper
 from django.http import Http404
 from django.test import RequestFactory
@@ -252,6 +253,18 @@ def test_other_database_errors_stay_a_logged_500():
     status, body, _ = call(django_wrapped(psycopg.OperationalError("relation does not exist")))
     assert status == 500
     assert body["error"]["code"] == "internal_error"
+
+
+def test_a_body_django_refuses_to_read_is_413_naming_the_body():
+    status, body, _ = call(RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE."))
+    assert status == 413
+    assert body == {
+        "error": {
+            "code": "request_body_too_large",
+            "message": "Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.",
+            "field": "body",
+        }
+    }
 
 
 def test_unexpected_error_is_a_logged_500_revealing_nothing(caplog):
