@@ -18,8 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -58,6 +61,27 @@ class MeshuiError(Exception):
         self.message = message or self.code.replace("_", " ")
         self.details = details
         super().__init__(self.message)
+
+
+class DatabaseUnavailable(MeshuiError):
+    """503: no database connection could be had in time (the pool stayed full, decision 0015)."""
+
+    code = "database_unavailable"
+    status = status.HTTP_503_SERVICE_UNAVAILABLE
+
+
+def _database_unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """``DatabaseUnavailable`` when ``exc`` is the connection pool's timeout, else ``None``.
+
+    Django re-raises driver errors as its own ``django.db`` classes with the driver's error as
+    ``__cause__``; a pool timeout is an ``OperationalError`` like a broken query, so only its
+    cause tells that the database was merely busy.
+    """
+    if isinstance(exc, DatabaseError) and isinstance(exc.__cause__, PoolTimeout):
+        return DatabaseUnavailable(
+            message=f"The database is busy: {exc.__cause__}; retry shortly.", details={"reason": "pool_timeout"}
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -169,7 +193,7 @@ def _api_exception_response(exc: exceptions.APIException) -> Response:
         code = "forbidden"
     detail = exc.detail
     message = str(detail if not isinstance(detail, (list, dict)) else _flatten(detail)[0][1])
-    return Response(envelope(code, message), status=status_code, headers=headers)
+    return Response(envelope(code, message, getattr(exc, "field", None)), status=status_code, headers=headers)
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
@@ -179,7 +203,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     ``details.fields``); ParseError → 400; NotAuthenticated/AuthenticationFailed → 401
     ``not_authenticated`` with WWW-Authenticate; PermissionDenied → 403 ``forbidden``;
     NotFound/Http404 → 404; MethodNotAllowed → 405; Throttled → 429 with Retry-After;
-    MeshuiError and registered types (the Prometheus errors) → their own code and status;
+    MeshuiError and registered types (the Prometheus errors) → their own code and status; the
+    database connection pool's timeout → 503 ``database_unavailable`` with Retry-After;
     anything else → 500 ``internal_error``, logged with its traceback.
     """
     if isinstance(exc, Http404):
@@ -187,6 +212,10 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     set_rollback()
+    busy = _database_unavailable(exc)
+    if busy is not None:
+        return Response(envelope(busy.code, busy.message, None, busy.details), status=busy.status,
+                        headers={"Retry-After": "1"})  # fmt: skip
     if isinstance(exc, exceptions.APIException):
         return _api_exception_response(exc)
     if isinstance(exc, MeshuiError):
@@ -231,3 +260,8 @@ def handler500(request: HttpRequest) -> HttpResponse:
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     return defaults.server_error(request)
+
+
+# Django refuses to read a body past DATA_UPLOAD_MAX_MEMORY_SIZE (e.g. a form body); the JSON
+# parser never gets there (meshui.parsers bounds its own read), anything else says so by name.
+register_error(RequestDataTooBig, "request_body_too_large", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, field="body")

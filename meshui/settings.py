@@ -136,6 +136,27 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A busy writer makes SQLite raise "database is locked" at once; wait a little instead.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Under ASGI every request runs in a thread of its own, so per-thread persistent
+    # connections are never reused and pile up until PostgreSQL refuses everyone: one bounded
+    # pool per process instead (docs/decisions/0015-database-connections.md).
+    if env_str("MESHUI_DB_CONN_MAX_AGE_S") not in ("", "0"):
+        raise ImproperlyConfigured(
+            "MESHUI_DB_CONN_MAX_AGE_S applies to SQLite only: with PostgreSQL meshui keeps its connections "
+            "in a pool (MESHUI_DB_POOL_MIN_SIZE, MESHUI_DB_POOL_MAX_SIZE); unset MESHUI_DB_CONN_MAX_AGE_S."
+        )
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DB_POOL_MAX_SIZE = env_int("MESHUI_DB_POOL_MAX_SIZE", 10, minimum=0, maximum=1000)
+    if DB_POOL_MAX_SIZE:
+        DB_POOL_MIN_SIZE = env_int("MESHUI_DB_POOL_MIN_SIZE", 2, minimum=0, maximum=DB_POOL_MAX_SIZE)
+        DB_POOL_TIMEOUT_S = env_float("MESHUI_DB_POOL_TIMEOUT_S", 10.0, minimum=0.1, maximum=300)
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": DB_POOL_MIN_SIZE,
+            "max_size": DB_POOL_MAX_SIZE,
+            "timeout": DB_POOL_TIMEOUT_S,
+            "max_idle": env_float("MESHUI_DB_POOL_MAX_IDLE_S", 600.0, minimum=1, maximum=86400),
+            "name": "meshui",
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -208,6 +229,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.CanRead"],
     "DEFAULT_RENDERER_CLASSES": ["meshui.renderers.ORJSONRenderer"],
+    # JSON bodies bounded in size and depth (a 400/413, never a RecursionError's 500).
+    "DEFAULT_PARSER_CLASSES": [
+        "meshui.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "meshui.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -15,13 +15,13 @@ from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import ParseError, PermissionDenied
-from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import CanRead
 from accounts.roles import ADMIN, has_role
+from meshui.parsers import BoundedJSONParser, RequestBodyTooLarge
 from traffic import actions, fetch
 from traffic.api import schema
 from traffic.api.serializers import (
@@ -41,7 +41,7 @@ from traffic.permissions import CanWriteTraffic, check_namespace
 refused = logging.getLogger("traffic.refused")
 
 
-class MergePatchParser(JSONParser):
+class MergePatchParser(BoundedJSONParser):
     """``application/merge-patch+json`` (RFC 7396): for this resource, the same object as plain JSON."""
 
     media_type = "application/merge-patch+json"
@@ -98,7 +98,8 @@ class _TrafficView(APIView):
 class ServiceTrafficView(_TrafficView):
     """``GET/PATCH/DELETE /api/v1/namespaces/{namespace}/services/{service}/traffic``."""
 
-    parser_classes = [JSONParser, MergePatchParser]
+    parser_classes = [BoundedJSONParser, MergePatchParser]
+    max_body_bytes = MAX_BODY_BYTES
 
     @extend_schema(
         operation_id="traffic_read",
@@ -128,10 +129,11 @@ class ServiceTrafficView(_TrafficView):
         dry_run, force = self._flags(request)
         backend = get_backend()
         if_match, read = self._if_match(request, backend, namespace, service)
-        if len(request.body) > MAX_BODY_BYTES:
-            raise InvalidTraffic(message=f"the body is larger than {MAX_BODY_BYTES} bytes", field="body")
         try:
             patch = request.data
+        except RequestBodyTooLarge as error:
+            # The traffic API's contract since its first version: 400 invalid_traffic on body.
+            raise InvalidTraffic(message=str(error.detail), field="body") from None
         except ParseError as error:
             raise InvalidTraffic(message=f"the body is not JSON: {error.detail}", field="body") from None
         outcome = actions.change_traffic(backend, namespace, service, patch, actor=_actor(request), if_match=if_match,

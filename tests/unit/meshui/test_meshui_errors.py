@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+from types import SimpleNamespace
 
+import psycopg
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.db.utils import DatabaseErrorWrapper
 from django.http import Http404
 from django.test import RequestFactory
+from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -212,6 +217,53 @@ def test_prometheus_query_error_is_502():
         "message": "Prometheus bad_data: parse error at char 3",
         "field": None,
         "details": {"error_type": "bad_data"},
+    }
+
+
+def django_wrapped(driver_error: Exception) -> Exception:
+    """``driver_error`` as Django's PostgreSQL backend raises it: its own ``django.db`` class, the
+    driver's error as ``__cause__`` (Django's own wrapper, over the psycopg module)."""
+    try:
+        with DatabaseErrorWrapper(SimpleNamespace(Database=psycopg)):
+            raise driver_error
+    except Exception as wrapped:
+        return wrapped
+    raise AssertionError("wrap_database_errors did not re-raise")
+
+
+def test_a_database_pool_timeout_is_503_database_unavailable():
+    # given the error Django raises when no pooled connection became free in time
+    error = django_wrapped(PoolTimeout("couldn't get a connection after 10.00 sec"))
+    # when a view raises it
+    status, body, response = call(error)
+    # then the client is told the database is busy, and when to retry
+    assert status == 503
+    assert response["Retry-After"] == "1"
+    assert body == {
+        "error": {
+            "code": "database_unavailable",
+            "message": "The database is busy: couldn't get a connection after 10.00 sec; retry shortly.",
+            "field": None,
+            "details": {"reason": "pool_timeout"},
+        }
+    }
+
+
+def test_other_database_errors_stay_a_logged_500():
+    status, body, _ = call(django_wrapped(psycopg.OperationalError("relation does not exist")))
+    assert status == 500
+    assert body["error"]["code"] == "internal_error"
+
+
+def test_a_body_django_refuses_to_read_is_413_naming_the_body():
+    status, body, _ = call(RequestDataTooBig("Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE."))
+    assert status == 413
+    assert body == {
+        "error": {
+            "code": "request_body_too_large",
+            "message": "Request body exceeded settings.DATA_UPLOAD_MAX_MEMORY_SIZE.",
+            "field": "body",
+        }
     }
 
 

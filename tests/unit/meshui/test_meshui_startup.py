@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -111,3 +112,68 @@ def test_readyz_is_503_when_the_database_does_not_answer(tmp_path):
     assert status == "503"
     assert '"status": "not_ready"' in body
     assert '"ok": false' in body
+
+
+DATABASE_SCRIPT = """
+import json, django
+django.setup()
+from django.conf import settings
+database = settings.DATABASES["default"]
+print(json.dumps({"conn_max_age": database["CONN_MAX_AGE"], "pool": database.get("OPTIONS", {}).get("pool")}))
+"""
+
+
+def database_settings(tmp_path: Path, **env: str) -> dict:
+    """``CONN_MAX_AGE`` and the pool options of the default database, as a fresh process reads them."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("MESHUI_") and k != "DATABASE_URL"}
+    full_env.update(DJANGO_SETTINGS_MODULE="meshui.settings", MESHUI_DATA_DIR=str(tmp_path / "data"), **env)
+    result = subprocess.run([sys.executable, "-c", DATABASE_SCRIPT], cwd=REPO, env=full_env, capture_output=True,
+                            text=True, timeout=COMMAND_TIMEOUT_S, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+POSTGRES_URL = "postgres://meshui@127.0.0.1:5432/meshui"
+
+
+def test_postgresql_connections_come_from_a_bounded_pool_by_default(tmp_path):
+    assert database_settings(tmp_path, DATABASE_URL=POSTGRES_URL) == {
+        "conn_max_age": 0,
+        "pool": {"min_size": 2, "max_size": 10, "timeout": 10.0, "max_idle": 600.0, "name": "meshui"},
+    }
+
+
+def test_the_pool_is_sized_by_its_variables(tmp_path):
+    pool = database_settings(tmp_path, DATABASE_URL=POSTGRES_URL, MESHUI_DB_POOL_MIN_SIZE="1",
+                             MESHUI_DB_POOL_MAX_SIZE="4", MESHUI_DB_POOL_TIMEOUT_S="2.5",
+                             MESHUI_DB_POOL_MAX_IDLE_S="30")["pool"]  # fmt: skip
+    assert pool == {"min_size": 1, "max_size": 4, "timeout": 2.5, "max_idle": 30.0, "name": "meshui"}
+
+
+def test_a_pool_of_size_zero_opens_one_connection_per_request(tmp_path):
+    assert database_settings(tmp_path, DATABASE_URL=POSTGRES_URL, MESHUI_DB_POOL_MAX_SIZE="0") == {
+        "conn_max_age": 0,
+        "pool": None,
+    }
+
+
+def test_sqlite_keeps_its_persistent_connections_and_no_pool(tmp_path):
+    assert database_settings(tmp_path) == {"conn_max_age": 60, "pool": None}
+    assert database_settings(tmp_path, MESHUI_DB_CONN_MAX_AGE_S="5") == {"conn_max_age": 5, "pool": None}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("MESHUI_DB_CONN_MAX_AGE_S", "60"),
+        ("MESHUI_DB_POOL_MAX_SIZE", "-1"),
+        ("MESHUI_DB_POOL_MIN_SIZE", "11"),
+        ("MESHUI_DB_POOL_TIMEOUT_S", "0"),
+        ("MESHUI_DB_POOL_MAX_IDLE_S", "abc"),
+    ],
+)
+def test_a_bad_pool_setting_with_postgresql_stops_start_up_naming_the_variable(tmp_path, variable, value):
+    result = run_manage(tmp_path, "check", DATABASE_URL=POSTGRES_URL, **{variable: value})
+    assert result.returncode != 0
+    assert variable in result.stderr
+    assert "ImproperlyConfigured" in result.stderr

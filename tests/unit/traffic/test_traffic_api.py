@@ -120,6 +120,34 @@ def test_a_body_over_64_kb_is_400(operator):
     assert response.json()["error"]["field"] == "body"
 
 
+@pytest.mark.parametrize("size", [1024 * 1024, 3_000_000, 10 * 1024 * 1024])
+def test_a_body_of_megabytes_is_400_naming_the_body(operator, size):
+    # given a JSON body of 1 MiB, 3 MB (past Django's DATA_UPLOAD_MAX_MEMORY_SIZE) or 10 MiB
+    body = b'{"pad": "' + b"x" * (size - 11) + b'"}'
+    # when
+    response = operator.generic("PATCH", URL, body, content_type="application/json")
+    # then
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {"code": "invalid_traffic", "message": "the body is larger than 65536 bytes", "field": "body"}
+    }
+    assert LocalResource.objects.count() == 0
+
+
+def test_a_body_of_1000_nested_arrays_is_400_naming_the_body(operator):
+    # when
+    response = operator.generic("PATCH", URL, "[" * 1000 + "]" * 1000, content_type="application/json")
+    # then
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": {
+            "code": "invalid_traffic",
+            "message": "the body is not JSON: JSON parse error - JSON nested deeper than 64 levels",
+            "field": "body",
+        }
+    }
+
+
 def test_merge_patch_content_type_is_accepted_and_text_plain_is_415(operator):
     # when
     merged = patch(operator, {"weights": {"v2": 100}}, content_type="application/merge-patch+json")
