@@ -34,6 +34,8 @@ from meshui.parsers import JSONTooDeep, loads_bounded
 from topology.hub import Watcher, get_hub
 from topology.snapshot import InvalidView, dumps, parse_view
 
+logger = logging.getLogger(__name__)
+
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 # RFC 6455's "message too big".
@@ -84,9 +86,6 @@ def _token_user(parts: list[bytes]) -> tuple[Any, str | None]:
 def MeshuiAuthMiddlewareStack(inner: Any) -> Any:
     """Session authentication (Channels' stack), then the bearer token when one is presented."""
     return AuthMiddlewareStack(BearerTokenAuthMiddleware(inner))
-
-
-logger = logging.getLogger(__name__)
 
 
 @database_sync_to_async
