@@ -21,6 +21,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.utils.deprecation import MiddlewareMixin
 from django.views import defaults
 from psycopg_pool import PoolTimeout
 from rest_framework import exceptions, status
@@ -241,6 +242,29 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
 
 def _is_api(request: HttpRequest) -> bool:
     return request.path.startswith(API_PREFIX)
+
+
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
+    """A view outside DRF (a page) whose database connection pool stayed full answers 503 with
+    ``Retry-After`` instead of a logged 500: the envelope under /api/, a one-line text elsewhere.
+
+    DRF views get the same answer from ``api_exception_handler``.
+    """
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        busy = _database_unavailable(exception)
+        if busy is None:
+            return None
+        if _is_api(request):
+            response: HttpResponse = JsonResponse(
+                envelope(busy.code, busy.message, None, busy.details), status=busy.status
+            )
+        else:
+            response = HttpResponse(
+                busy.message, status=busy.status, content_type="text/plain; charset=utf-8"
+            )
+        response["Retry-After"] = "1"
+        return response
 
 
 def handler404(request: HttpRequest, exception: Exception) -> HttpResponse:

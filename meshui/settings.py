@@ -64,6 +64,9 @@ CSRF_TRUSTED_ORIGINS = env_list("MESHUI_CSRF_TRUSTED_ORIGINS", [])
 # TLS hardening: each behind its own variable so that MESHUI_DEBUG=false over plain http on
 # 127.0.0.1 keeps working; docs/operations.md gives the production values.
 SECURE_SSL_REDIRECT = env_bool("MESHUI_SECURE_SSL_REDIRECT", False)
+# Kubelet probes and Prometheus scrapes speak plain http to the pod: a redirect fails them.
+# SecurityMiddleware matches these against the path without its leading slash.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env_int("MESHUI_SECURE_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("MESHUI_SECURE_COOKIES", False)
@@ -97,6 +100,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "meshui.observability.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "meshui.errors.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -15,7 +15,7 @@ A bad Origin is refused earlier, at the handshake (HTTP 403), by ``AllowedHostsO
 from __future__ import annotations
 
 import asyncio
-import json
+import logging
 import time
 from collections import deque
 from typing import Any
@@ -30,12 +30,22 @@ from django.contrib.auth.models import AnonymousUser
 from accounts.roles import VIEWER, has_role
 from accounts.tokens import InvalidToken, authenticate_token
 from meshui import observability
+from meshui.parsers import JSONTooDeep, loads_bounded
 from topology.hub import Watcher, get_hub
 from topology.snapshot import InvalidView, dumps, parse_view
 
+logger = logging.getLogger(__name__)
+
 CLOSE_NOT_AUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+# RFC 6455's "message too big".
+CLOSE_MESSAGE_TOO_BIG = 1009
 MAX_MESSAGE_CHARS = 16_384
+# A frame this large is not a mistake to answer but a socket to close: daphne's own limit
+# (websocket_max_message_size), enforced here too for servers that allow more.
+MAX_FRAME_CHARS = 1024 * 1024
+# A subscribe message nests 3 levels; far below what makes the parser recurse too deep.
+MAX_MESSAGE_DEPTH = 16
 # A socket may change view at most this often: each new view can cost an upstream read.
 SUBSCRIBES_PER_MINUTE = 20
 
@@ -99,16 +109,30 @@ def error_frame(code: str, message: str, field: str | None = None) -> str:
 
 
 class GraphConsumer(AsyncWebsocketConsumer):
-    """One browser tab or script watching one view at a time through this process's hub."""
+    """One browser tab or script watching one view at a time through this process's hub.
+
+    Every message gets an answer or a close: a message that cannot be handled is an ``error``
+    frame (the socket stays open), a frame over ``MAX_FRAME_CHARS`` closes it with 1009. However
+    the consumer ends (disconnect, exception, cancellation) it leaves its view and the gauge.
+    """
 
     # The hub, not each socket, reads the channel layer (one message per process per frame):
     # an alias that names no configured layer keeps Channels from giving every socket a channel.
     channel_layer_alias = "meshui.live.sockets-have-no-channel"
 
+    watcher: Watcher | None = None
+    writer: asyncio.Task | None = None
+    counted = False
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        # Channels calls disconnect() only for a websocket.disconnect message: a consumer that
+        # raised or was cancelled would stay counted and subscribed without this.
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._release()
+
     async def connect(self) -> None:
-        self.watcher: Watcher | None = None
-        self.writer: asyncio.Task | None = None
-        self.counted = False
         await self.accept()
         code = await refusal_code(self.scope)
         if code is not None:
@@ -126,18 +150,27 @@ class GraphConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=text)
 
     async def disconnect(self, code: int) -> None:
+        await self._release()
+
+    async def _release(self) -> None:
+        """Uncount the socket, stop its writer and leave its view; safe to call more than once."""
         if self.counted:
             observability.websocket_disconnected()
             self.counted = False
-        if self.writer is not None:
-            self.writer.cancel()
-            await asyncio.gather(self.writer, return_exceptions=True)
-            self.writer = None
-        if self.watcher is not None:
-            await self.hub.unsubscribe(self.watcher)
+        writer, self.writer = self.writer, None
+        if writer is not None:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
+        watcher, self.watcher = self.watcher, None
+        if watcher is not None:
+            await self.hub.unsubscribe(watcher)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.watcher is None:
+            return
+        if len(text_data or bytes_data or "") > MAX_FRAME_CHARS:
+            await self._release()
+            await self.close(code=CLOSE_MESSAGE_TOO_BIG)
             return
         if text_data is None:
             await self.send_text(error_frame("invalid_message", "Send JSON text frames, not binary ones."))
@@ -147,26 +180,37 @@ class GraphConsumer(AsyncWebsocketConsumer):
             await self.send_text(error_frame("invalid_message", limit))
             return
         try:
-            message = json.loads(text_data)
+            await self._handle(text_data)
+        except Exception:
+            logger.exception("live graph message could not be handled")
+            await self.send_text(error_frame("internal_error", "The message could not be handled; it has been logged."))
+
+    async def _handle(self, text_data: str) -> None:
+        try:
+            message = loads_bounded(text_data, MAX_MESSAGE_DEPTH)
+        except JSONTooDeep as too_deep:
+            await self.send_text(error_frame("invalid_message", f"The message is {too_deep}."))
+            return
         except ValueError:
             await self.send_text(error_frame("invalid_message", "The message is not valid JSON."))
             return
+        watcher = self.watcher
         kind = message.get("type") if isinstance(message, dict) else None
         if kind == "subscribe":
-            await self._subscribe(message.get("view"))
+            await self._subscribe(watcher, message.get("view"))
         elif kind == "resync":
-            if self.watcher.fanout is None:
+            if watcher.fanout is None:
                 await self.send_text(error_frame("not_subscribed", "Subscribe to a view before resync."))
             else:
-                self.watcher.resync()
+                watcher.resync()
         elif kind == "unsubscribe":
-            await self.hub.unsubscribe(self.watcher)
+            await self.hub.unsubscribe(watcher)
         else:
             await self.send_text(
                 error_frame("invalid_message", "type must be one of subscribe, resync, unsubscribe.", "type")
             )
 
-    async def _subscribe(self, data: object) -> None:
+    async def _subscribe(self, watcher: Watcher, data: object) -> None:
         try:
             view = parse_view(data)
         except InvalidView as exc:
@@ -180,5 +224,5 @@ class GraphConsumer(AsyncWebsocketConsumer):
             await self.send_text(error_frame("rate_limited", limit))
             return
         self.subscribes.append(now)
-        await self.hub.unsubscribe(self.watcher)
-        await self.hub.subscribe(view, self.watcher)
+        await self.hub.unsubscribe(watcher)
+        await self.hub.subscribe(view, watcher)

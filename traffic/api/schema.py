@@ -215,8 +215,9 @@ REVERT_ERRORS = {
 
 IF_MATCH = OpenApiParameter(
     "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER,
-    description='"<version>" as GET gave it in ETag: a stale one is 412 and nothing is written. Optional unless '
-    "MESHUI_REQUIRE_IF_MATCH=true (then 428 without it).",
+    description='"<version>" as GET gave it in ETag: a stale one is 412 and nothing is written; one that is not a '
+    'quoted version (If-Match: garbage) is 400 naming If-Match. Optional unless MESHUI_REQUIRE_IF_MATCH=true (then '
+    "428 without it).",
 )  # fmt: skip
 DRY_RUN = OpenApiParameter("dry_run", OpenApiTypes.BOOL, description="Return the would-be state, the resources and "
                            "the diff; write nothing (Kubernetes: the API server's dryRun=All checks it).")  # fmt: skip

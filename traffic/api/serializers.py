@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 from rest_framework import serializers
 
 from traffic.specs import DNS1123_LABEL
 
 MAX_BODY_BYTES = 64 * 1024
+# An entity tag (RFC 9110 section 8.8.3) that is not empty: the quotes make it one, unquoted
+# text is not a version that merely differs (412) but a malformed header (400).
+_ENTITY_TAG = re.compile(r'^(?:W/)?"([\x21\x23-\x7e]+)"$')
 
 
 def dns_label(value: str, field: str) -> str:
@@ -44,16 +49,20 @@ class IstioConfigQuerySerializer(serializers.Serializer):
 def parse_if_match(header: str | None) -> str | None:
     """The version in ``If-Match: "<version>"`` (weak tags accepted; ``*`` and absence = None).
 
-    Raises ``ValidationError`` on ``If-Match`` for a list of several tags.
+    Raises ``ValidationError`` on ``If-Match`` for a list of several tags and for anything that
+    is not one quoted, non-empty entity tag (``If-Match: garbage``).
     """
     if header is None or header.strip() in ("", "*"):
         return None
     text = header.strip()
-    if text.startswith("W/"):
-        text = text[2:]
     if "," in text:
         raise serializers.ValidationError({"If-Match": ["give exactly one version"]})
-    return text.strip('"')
+    tag = _ENTITY_TAG.match(text)
+    if tag is None:
+        raise serializers.ValidationError(
+            {"If-Match": [f'{text[:80]!r} is not a version: send it quoted, as the ETag of a GET, e.g. "3"']}
+        )
+    return tag.group(1)
 
 
 def change_to_wire(change) -> dict:

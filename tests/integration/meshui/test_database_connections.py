@@ -20,6 +20,7 @@ import pytest
 from tests.support.meshui_servers import (
     POSTGRES_ADMIN_URL,
     REQUEST_TIMEOUT_S,
+    api_request,
     meshui_servers,
     temporary_postgres_database,
 )
@@ -110,3 +111,45 @@ def test_a_burst_of_reads_never_holds_more_connections_than_the_pool(tmp_path, p
     assert peaks[0] <= POOL_MAX_SIZE
     assert after_burst <= POOL_MAX_SIZE
     assert after_idle == POOL_MIN_SIZE
+
+
+def _wait_for_a_blocked_query(database: str, admin: psycopg.Connection) -> None:
+    """Returns once a connection to ``database`` waits on a lock (bounded: fails after 30 s)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        waiting = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", (database,)
+        ).fetchone()[0]
+        if waiting:
+            return
+        time.sleep(0.1)
+    raise AssertionError("no request reached the database within 30 s")
+
+
+def test_a_request_that_gets_no_connection_in_time_is_503_database_unavailable(tmp_path, postgres_url):
+    # given a daphne whose pool has one connection, and a request holding it (its token lookup
+    # waits on a lock an administrator holds)
+    database = postgres_url.rsplit("/", 1)[1]
+    settings = {"DATABASE_URL": postgres_url, "MESHUI_DB_POOL_MIN_SIZE": "1", "MESHUI_DB_POOL_MAX_SIZE": "1",
+                "MESHUI_DB_POOL_TIMEOUT_S": "0.5"}  # fmt: skip
+    database_url = postgres_url.replace("postgres://", "postgresql://", 1)
+    with (
+        meshui_servers(tmp_path, 1, username="waiter", **settings) as servers,
+        psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=5) as admin,
+        psycopg.connect(database_url, connect_timeout=5) as locker,
+        ThreadPoolExecutor(max_workers=1) as clients,
+    ):
+        url = f"{servers.urls[0]}/api/v1/changes?limit=1"
+        locker.execute("LOCK TABLE accounts_apitoken IN ACCESS EXCLUSIVE MODE")
+        holder = clients.submit(api_request, "GET", url, servers.token)
+        _wait_for_a_blocked_query(database, admin)
+        # when another request arrives
+        status, body = api_request("GET", url, servers.token)
+        locker.rollback()
+        # then it is told the database is busy once the pool timeout has passed; the holder is answered
+        assert status == 503
+        assert body == {"error": {"code": "database_unavailable",
+                                  "message": "The database is busy: couldn't get a connection after 0.50 sec; "
+                                             "retry shortly.",
+                                  "field": None, "details": {"reason": "pool_timeout"}}}  # fmt: skip
+        assert holder.result()[0] == 200

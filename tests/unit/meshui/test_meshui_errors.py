@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
-from meshui.errors import MeshuiError, handler404, handler500, register_error
+from meshui.errors import DatabaseUnavailableMiddleware, MeshuiError, handler404, handler500, register_error
 from metrics.errors import (
     PrometheusNotConfigured,
     PrometheusQueryError,
@@ -247,6 +247,32 @@ def test_a_database_pool_timeout_is_503_database_unavailable():
             "details": {"reason": "pool_timeout"},
         }
     }
+
+
+def test_a_page_whose_pool_timed_out_is_503_in_text():
+    # given a page view (not DRF) that raised the pool's timeout
+    middleware = DatabaseUnavailableMiddleware(lambda request: None)
+    error = django_wrapped(PoolTimeout("couldn't get a connection after 10.00 sec"))
+    # when the middleware sees it
+    response = middleware.process_exception(RequestFactory().get("/changes"), error)
+    # then the page says the database is busy, and when to retry
+    assert (response.status_code, response["Content-Type"], response["Retry-After"]) == (
+        503, "text/plain; charset=utf-8", "1")  # fmt: skip
+    assert response.content == b"The database is busy: couldn't get a connection after 10.00 sec; retry shortly."
+
+
+def test_an_api_view_outside_drf_whose_pool_timed_out_is_503_in_the_envelope():
+    middleware = DatabaseUnavailableMiddleware(lambda request: None)
+    error = django_wrapped(PoolTimeout("couldn't get a connection after 10.00 sec"))
+    response = middleware.process_exception(RequestFactory().get("/api/v1/anything"), error)
+    assert response.status_code == 503
+    assert json.loads(response.content)["error"]["code"] == "database_unavailable"
+
+
+def test_the_middleware_leaves_other_errors_to_django():
+    middleware = DatabaseUnavailableMiddleware(lambda request: None)
+    error = django_wrapped(psycopg.OperationalError("relation does not exist"))
+    assert middleware.process_exception(RequestFactory().get("/changes"), error) is None
 
 
 def test_other_database_errors_stay_a_logged_500():

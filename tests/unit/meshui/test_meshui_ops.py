@@ -123,3 +123,20 @@ def test_prometheus_client_calls_are_counted_once_as_upstream_queries(db, client
     client.get("/readyz")
     # then exactly one failed Prometheus call is counted
     assert REGISTRY.get_sample_value("meshui_upstream_errors_total", labels) == before + 1
+
+
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/metrics"])
+def test_probes_and_metrics_answer_over_http_when_tls_redirect_is_on(db, settings, no_upstreams, path):
+    # given http redirected to https (kubelet probes and Prometheus scrapes come over plain http)
+    settings.SECURE_SSL_REDIRECT = True
+    # when the probe or the scrape arrives over http
+    response = Client().get(path)
+    # then it is answered, not redirected
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/v1/changes", "/", "/healthz/", "/metrics.txt", "/readyzz"])
+def test_everything_else_is_still_redirected_to_https(db, settings, path):
+    settings.SECURE_SSL_REDIRECT = True
+    response = Client().get(path)
+    assert (response.status_code, response["Location"]) == (301, f"https://testserver{path}")

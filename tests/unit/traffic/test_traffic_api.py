@@ -71,6 +71,33 @@ def test_if_match_is_checked_before_the_body(operator):
     assert response.status_code == 412
 
 
+@pytest.mark.parametrize("header", ["garbage", '"unterminated', '""', 'W/garbage', '"a b"'])
+def test_an_if_match_that_is_not_a_version_is_400_naming_the_header(operator, header):
+    # given a routing that exists
+    patch(operator, {"weights": {"v1": 100}})
+    # when a write sends an If-Match that is no entity tag
+    response = patch(operator, {"weights": {"v2": 100}}, **{"If-Match": header})
+    # then it is told the header is malformed, not that the version is stale
+    message = f'{header!r} is not a version: send it quoted, as the ETag of a GET, e.g. "3"'
+    assert response.status_code == 400
+    assert response.json()["error"] == {
+        "code": "invalid_parameter",
+        "message": message,
+        "field": "If-Match",
+        "details": {"fields": {"If-Match": [message]}},
+    }
+    assert TrafficChange.objects.count() == 1
+
+
+def test_a_weak_if_match_of_the_current_version_is_accepted(operator):
+    # given
+    etag = patch(operator, {"weights": {"v1": 100}}).headers["ETag"]
+    # when
+    response = patch(operator, {"weights": {"v2": 100}}, **{"If-Match": f"W/{etag}"})
+    # then
+    assert response.status_code == 200
+
+
 def test_if_match_required_gives_428(operator, settings):
     # given
     settings.MESHUI_REQUIRE_IF_MATCH = True
