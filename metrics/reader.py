@@ -383,17 +383,18 @@ class PrometheusTelemetrySource:
             f"{side('requests', REQUESTS_METRIC, DESTINATION_SIDE)} or ignoring(reporter,{_SECURITY}) "
             f"{side('requests', REQUESTS_METRIC, SOURCE_SIDE)}"
         )
-        bucket = _PLAN["duration_buckets"][1]
-        halves = [
-            f"{side('duration_buckets', bucket, (*DESTINATION_SIDE, *half))} or "
-            f"{side('duration_buckets', bucket, (*UNKNOWN_DESTINATION_SOURCE, *half))}"
-            for half in BUCKET_HALVES
-        ]
-        duration_sum = _PLAN["duration_sum"][1]
-        sums = (
-            f"{side('duration_sum', duration_sum, DESTINATION_SIDE)} or "
-            f"{side('duration_sum', duration_sum, UNKNOWN_DESTINATION_SOURCE)}"
-        )
+        def histogram(field_name: str, metric: str, matchers: Sequence[str]) -> str:
+            # The recorded histograms hold exactly the two sides read raw (metrics.rules), and
+            # no destination_workload label to select the second by: one selection reads both.
+            if compact and window is not None and field_name in recorded:
+                return side(field_name, metric, matchers)
+            return (
+                f"{side(field_name, metric, (*DESTINATION_SIDE, *matchers))} or "
+                f"{side(field_name, metric, (*UNKNOWN_DESTINATION_SOURCE, *matchers))}"
+            )
+
+        halves = [histogram("duration_buckets", _PLAN["duration_buckets"][1], half) for half in BUCKET_HALVES]
+        sums = histogram("duration_sum", _PLAN["duration_sum"][1], ())
         tcp = []
         for field_name, name in (("tcp_sent", "sent"), ("tcp_received", "received")):
             metric = _PLAN[field_name][1]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from metrics.parse import EDGE_LABEL
 from metrics.promql import escape_label_value, matcher, re2_escape, regex_alternation, scoped, selector
 from metrics.reader import (
     PrometheusTelemetrySource,
@@ -12,6 +15,7 @@ from metrics.reader import (
     rate_query,
     source_only_workloads,
 )
+from metrics.rules import NAMESPACE_LABELS, RECORDED_METRICS, WINDOWS
 from topology.graph.telemetry import IDENTITY_LABELS
 
 
@@ -182,6 +186,23 @@ def test_recorded_fields_read_recorded_series_without_rate():
     assert "label_join" not in plan["buckets_high"]
     # and the others stay raw
     assert "rate(istio_request_duration_milliseconds_sum{" in plan["duration_sum"]
+
+
+@pytest.mark.parametrize("namespaces", [None, frozenset({"pay"}), frozenset({"pay", "shop"})])
+def test_recorded_selectors_match_only_labels_the_rules_keep(namespaces):
+    # given every field recorded at the 5m window
+    every = frozenset(metric.key for metric in RECORDED_METRICS)
+    plan = reader().plan(window_s=300, namespaces=namespaces, recorded=every)
+    kept_by_name = {
+        metric.recorded_name(WINDOWS[1]): {EDGE_LABEL, *metric.kept, *NAMESPACE_LABELS} for metric in RECORDED_METRICS
+    }
+    # then each selector of a recorded series names only labels those series carry (a matcher
+    # on a dropped label, e.g. destination_workload="unknown", would select nothing at all)
+    selectors = [s for q in plan for s in re.findall(r"(meshui:[\w:]+)\{([^}]*)\}", q.promql)]
+    assert selectors
+    for name, body in selectors:
+        labels = set(re.findall(r'(\w+)(?:=~|!~|!=|=)"', body))
+        assert labels <= kept_by_name[name], (name, labels - kept_by_name[name])
 
 
 def test_a_window_without_rules_reads_raw_even_when_asked_for_recorded():
