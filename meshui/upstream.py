@@ -116,13 +116,37 @@ def bounded_request(
     verify: bool | str,
     params: dict[str, str] | None = None,
     data: dict[str, str] | None = None,
+    idempotent: bool = False,
 ) -> Answer:
     """Send one request and read its whole answer before ``deadline`` (``time.monotonic()``).
 
     The connection gets at most 3 s of the budget; the body is read as it arrives with the
     socket timeout shrunk to what is left, so a server that trickles bytes cannot stretch the
     wait past the deadline. Redirects are not followed. Raises ``Unreachable``.
+
+    ``idempotent`` requests (reads) whose connection broke — typically a pooled keep-alive
+    connection the server had just closed — are sent once more on a fresh connection, within
+    the same deadline; timeouts, refusals and DNS or TLS failures are never retried.
     """
+    try:
+        return _request_once(session, method, url, upstream, deadline, headers, verify, params, data)
+    except Unreachable as error:
+        if not idempotent or error.reason != "connection_failed" or deadline - time.monotonic() <= 0:
+            raise
+    return _request_once(session, method, url, upstream, deadline, headers, verify, params, data)
+
+
+def _request_once(
+    session: requests.Session,
+    method: str,
+    url: str,
+    upstream: Upstream,
+    deadline: float,
+    headers: dict[str, str],
+    verify: bool | str,
+    params: dict[str, str] | None,
+    data: dict[str, str] | None,
+) -> Answer:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
         raise upstream.timed_out()
@@ -173,7 +197,8 @@ def _read_body(response: requests.Response, upstream: Upstream, deadline: float)
         if is_timeout(error):
             raise upstream.timed_out() from None
         raise Unreachable(
-            f"connection to {upstream.name} at {upstream.host} broke while reading the answer",
+            f"connection to {upstream.name} at {upstream.host} broke while reading the answer"
+            f" ({type(root_cause(error)).__name__})",
             reason="connection_failed",
         ) from None
 

@@ -222,6 +222,7 @@ class PrometheusClient:
                 headers=self._headers,
                 verify=self._verify,
                 data=form,
+                idempotent=True,  # queries only read
             )
         except Unreachable as error:
             raise PrometheusUnavailable(str(error), reason=error.reason, host=self.host) from None

@@ -207,6 +207,7 @@ class JaegerClient:
                 headers=self._headers,
                 verify=self._verify,
                 params=params,
+                idempotent=True,  # the query API only reads
             )
         except Unreachable as error:
             raise JaegerUnavailable(str(error), reason=error.reason, host=self.host) from None

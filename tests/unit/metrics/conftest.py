@@ -1,13 +1,15 @@
 """A loopback HTTP server that misbehaves on demand, for the client's failure modes only.
 
 Correct answers are tested against the real Prometheus (tests/integration/metrics); this
-server only plays what a real one cannot be made to do on cue: hang, trickle, answer as a
-proxy, send garbage. It records every request so tests can check what the client sent.
+server only plays what a real one cannot be made to do on cue: hang, trickle, break a
+connection mid-answer, answer as a proxy, send garbage. It records every request so tests can
+check what the client sent.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ class Reply:
     status: int = 200
     body: bytes = b'{"status":"success","data":{"resultType":"vector","result":[]}}'
     content_type: str = "application/json"
-    behaviour: str = "answer"  # answer | hang | trickle
+    behaviour: str = "answer"  # answer | hang | trickle | break_first | break_always
 
 
 @dataclass
@@ -68,6 +70,13 @@ def fake_prometheus() -> Iterator[FakePrometheus]:
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(reply.body)))
             self.end_headers()
+            if reply.behaviour == "break_always" or (reply.behaviour == "break_first" and len(state.requests) == 1):
+                # half the body, then the connection dies (a keep-alive the server dropped)
+                self.wfile.write(reply.body[: len(reply.body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             if reply.behaviour == "trickle":
                 for byte in reply.body:
                     if state.release.wait(0.2):

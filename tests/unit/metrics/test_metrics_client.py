@@ -137,6 +137,30 @@ def test_trickling_server_fails_within_timeout(fake_prometheus):
     assert time.monotonic() - started < TIMEOUT_S + 1
 
 
+def test_a_connection_broken_mid_answer_is_asked_once_more(fake_prometheus):
+    # given a server whose first answer dies half-way (a keep-alive it had just dropped)
+    fake_prometheus.reply.behaviour = "break_first"
+    client = make_client(fake_prometheus.url)
+    # when querying
+    result = client.query("up", time=1.0)
+    # then the query is sent again on a fresh connection and its answer is the result
+    assert result.samples == []
+    assert len(fake_prometheus.requests) == 2
+
+
+def test_a_connection_that_keeps_breaking_is_unavailable_naming_why(fake_prometheus):
+    # given a server that breaks every answer half-way
+    fake_prometheus.reply.behaviour = "break_always"
+    client = make_client(fake_prometheus.url)
+    # when querying
+    with pytest.raises(PrometheusUnavailable) as caught:
+        client.query("up", time=1.0)
+    # then it was asked twice, not more, and the error says what broke
+    assert len(fake_prometheus.requests) == 2
+    assert caught.value.reason == "connection_failed"
+    assert str(caught.value).startswith(f"connection to Prometheus at {client.host} broke while reading the answer (")
+
+
 def test_proxy_503_is_unavailable_with_status(fake_prometheus):
     # given a proxy in front of Prometheus answering 503 with HTML
     fake_prometheus.reply.status = 503
