@@ -186,7 +186,17 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # no Celery broker).
 REDIS_URL = env_url("MESHUI_REDIS_URL", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    # channels_redis blocks in BRPOP for 5 s per receive; redis-py 8's default socket timeout is
+    # also 5 s, so an idle receive timed out (the live hub logged a TimeoutError every few
+    # seconds). The socket waits longer than a BRPOP can; connects stay bounded.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 15.0, "socket_connect_timeout": 5.0}],
+            },
+        }
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -123,6 +123,37 @@ def test_channels_redis_layer_round_trip(tmp_path, redis_client):
     assert result.stdout.strip().splitlines()[-1] == "RedisChannelLayer graph.update hello"
 
 
+IDLE_RECEIVE_SCRIPT = """
+import asyncio, django
+django.setup()
+from channels.layers import get_channel_layer
+
+async def main():
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    waiter = asyncio.ensure_future(layer.receive(channel))
+    # idle for longer than redis-py's default 5 s socket timeout and channels_redis' 5 s brpop
+    await asyncio.sleep(12)
+    assert not waiter.done(), waiter.exception() if waiter.done() else None
+    await layer.send(channel, {"type": "graph.update", "text": "after idle"})
+    message = await asyncio.wait_for(waiter, timeout=10)
+    print(message["text"])
+
+asyncio.run(main())
+"""
+
+
+def test_a_redis_channel_idle_past_the_socket_timeout_still_receives(tmp_path, redis_client):
+    # given the production settings with MESHUI_REDIS_URL and a receiver waiting on an idle channel
+    env = meshui_env(tmp_path, MESHUI_REDIS_URL=REDIS_URL)
+    # when nothing arrives for 12 s, then a message does
+    result = run([sys.executable, "-c", IDLE_RECEIVE_SCRIPT], env)
+    # then the wait never failed (no redis TimeoutError: the live hub would log one every few
+    # seconds) and the message is received
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "after idle"
+
+
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
