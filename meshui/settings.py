@@ -182,21 +182,24 @@ STATIC_ROOT = DATA_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
+def redis_channel_layer(url: str) -> dict[str, object]:
+    """The Channels layer on the Redis at ``url``, as ``CHANNEL_LAYERS["default"]``.
+
+    channels_redis blocks in BRPOP for 5 s per receive; redis-py 8's default socket timeout is
+    also 5 s, so an idle receive timed out and the live hub logged a TimeoutError every few
+    seconds. The socket here waits longer than a BRPOP can; connects stay bounded.
+    """
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": url, "socket_timeout": 15.0, "socket_connect_timeout": 5.0}]},
+    }
+
+
 # Redis is optional: without it meshui runs embedded (in-memory channel layer, local cache,
 # no Celery broker).
 REDIS_URL = env_url("MESHUI_REDIS_URL", schemes=("redis", "rediss", "unix"))
 if REDIS_URL:
-    # channels_redis blocks in BRPOP for 5 s per receive; redis-py 8's default socket timeout is
-    # also 5 s, so an idle receive timed out (the live hub logged a TimeoutError every few
-    # seconds). The socket waits longer than a BRPOP can; connects stay bounded.
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "socket_timeout": 15.0, "socket_connect_timeout": 5.0}],
-            },
-        }
-    }
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
