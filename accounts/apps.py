@@ -9,5 +9,14 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django.contrib.auth import get_user_model
+        from django.db.models.signals import m2m_changed, post_save
+
         # Registers how bearer tokens appear in the OpenAPI schema; contacts nothing.
         from accounts import schema  # noqa: F401
+        from accounts.admin_access import on_groups_changed, on_user_saved
+
+        # The admin role and Django's is_staff stay one thing (accounts.admin_access).
+        user_model = get_user_model()
+        m2m_changed.connect(on_groups_changed, sender=user_model.groups.through, dispatch_uid="meshui-role-staff")
+        post_save.connect(on_user_saved, sender=user_model, dispatch_uid="meshui-superuser-staff")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -39,6 +41,20 @@ class TrafficChange(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.namespace}/{self.service}: {self.summary}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Insert only: a recorded change is never rewritten (raises ``AuditLogIsAppendOnly``)."""
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly(f"audit entry #{self.pk} cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        """Never: the audit log is append-only (raises ``AuditLogIsAppendOnly``)."""
+        raise AuditLogIsAppendOnly(f"audit entry #{self.pk} cannot be deleted")
+
+
+class AuditLogIsAppendOnly(Exception):
+    """Raised on any attempt to change or delete a recorded ``TrafficChange``."""
 
 
 class LocalResource(models.Model):
