@@ -2,24 +2,23 @@
 
 Django's admin asks two things — ``is_staff`` to sign in at ``/admin/`` and per-model
 permissions to see anything. meshui keeps the first in step with the role (``sync_staff``,
-connected to every change of a user's groups and every save of a user) and answers the second from the role
-(``AdminRoleAccess``), so "admin" means the same on the API and in ``/admin/``.
+run on every change of a user's groups and on saves that may change ``is_superuser``) and
+answers the second from the role (``AdminRoleAccess``), so "admin" means the same on the API and in ``/admin/``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest
 
-from accounts.roles import ADMIN, has_role
+from accounts.roles import ADMIN, forget_role, has_role
 
 
 def sync_staff(user: Any) -> None:
     """Set ``user.is_staff`` to whether the user is a superuser or holds the ``admin`` role."""
-    for attribute in ("_meshui_role",):  # the role cached on this object is now stale
-        if hasattr(user, attribute):
-            delattr(user, attribute)
+    forget_role(user)  # the role cached on this object may predate the change
     staff = bool(user.is_superuser or has_role(user, ADMIN))
     if user.is_staff != staff:
         user.is_staff = staff
@@ -32,18 +31,20 @@ def on_groups_changed(sender: Any, instance: Any, action: str, reverse: bool, pk
         return
     if not reverse:
         sync_staff(instance)
+    elif pk_set:  # a group's users changed
+        for user in get_user_model().objects.filter(pk__in=pk_set):
+            sync_staff(user)
+
+
+def on_user_saved(
+    sender: Any, instance: Any, created: bool, raw: bool = False, update_fields: Any = None, **kwargs: Any
+) -> None:
+    """``post_save`` receiver of the user model: a save that may change ``is_superuser``
+    re-derives ``is_staff``. Partial saves of other fields (``last_login`` at every sign-in,
+    ``is_staff`` by ``sync_staff`` itself) cost nothing."""
+    if raw or (update_fields is not None and "is_superuser" not in update_fields):
         return
-    from django.contrib.auth import get_user_model
-
-    users = get_user_model().objects.filter(pk__in=pk_set) if pk_set else get_user_model().objects.none()
-    for user in users:
-        sync_staff(user)
-
-
-def on_user_saved(sender: Any, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
-    """``post_save`` receiver of the user model: a superuser flag change re-derives ``is_staff``."""
-    if not raw:
-        sync_staff(instance)
+    sync_staff(instance)
 
 
 class AdminRoleAccess:

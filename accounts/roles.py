@@ -57,5 +57,10 @@ def set_role(user: Any, role: str) -> None:
     group, _ = Group.objects.get_or_create(name=role)
     user.groups.remove(*Group.objects.filter(name__in=ROLES).exclude(pk=group.pk))
     user.groups.add(group)
+    forget_role(user)
+
+
+def forget_role(user: Any) -> None:
+    """Drop the role cached on ``user`` (``role_of``), after its groups changed."""
     if hasattr(user, _CACHE_ATTRIBUTE):
         delattr(user, _CACHE_ATTRIBUTE)

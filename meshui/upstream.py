@@ -12,6 +12,7 @@ import socket
 import time
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -128,24 +129,18 @@ def bounded_request(
     connection the server had just closed — are sent once more on a fresh connection, within
     the same deadline; timeouts, refusals and DNS or TLS failures are never retried.
     """
+    # What every attempt sends alike; each attempt times itself against the same deadline.
+    sent = {"params": params, "data": data, "headers": headers, "verify": verify}
     try:
-        return _request_once(session, method, url, upstream, deadline, headers, verify, params, data)
+        return _request_once(session, method, url, upstream, deadline, sent)
     except Unreachable as error:
         if not idempotent or error.reason != "connection_failed" or deadline - time.monotonic() <= 0:
             raise
-    return _request_once(session, method, url, upstream, deadline, headers, verify, params, data)
+    return _request_once(session, method, url, upstream, deadline, sent)
 
 
 def _request_once(
-    session: requests.Session,
-    method: str,
-    url: str,
-    upstream: Upstream,
-    deadline: float,
-    headers: dict[str, str],
-    verify: bool | str,
-    params: dict[str, str] | None,
-    data: dict[str, str] | None,
+    session: requests.Session, method: str, url: str, upstream: Upstream, deadline: float, sent: dict[str, Any]
 ) -> Answer:
     remaining = deadline - time.monotonic()
     if remaining <= 0:
@@ -154,10 +149,7 @@ def _request_once(
         response = session.request(
             method,
             url,
-            params=params,
-            data=data,
-            headers=headers,
-            verify=verify,
+            **sent,
             timeout=(min(_CONNECT_TIMEOUT_S, remaining), remaining),
             stream=True,
             allow_redirects=False,

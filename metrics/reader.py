@@ -364,10 +364,14 @@ class PrometheusTelemetrySource:
         scope = self.client.scope
         window = window_for(window_s)
 
-        def side(field_name: str, metric: str, matchers: Sequence[str]) -> str:
-            name = ""
+        def recorded_name(field_name: str) -> str:
+            """The recorded series this field is read from, or "" to read it raw."""
             if compact and window is not None and field_name in recorded:
-                name = RECORDED_BY_KEY[field_name].recorded_name(window)
+                return RECORDED_BY_KEY[field_name].recorded_name(window)
+            return ""
+
+        def side(field_name: str, metric: str, matchers: Sequence[str]) -> str:
+            name = recorded_name(field_name)
             return side_sum(
                 metric,
                 matchers,
@@ -386,7 +390,7 @@ class PrometheusTelemetrySource:
         def histogram(field_name: str, metric: str, matchers: Sequence[str]) -> str:
             # The recorded histograms hold exactly the two sides read raw (metrics.rules), and
             # no destination_workload label to select the second by: one selection reads both.
-            if compact and window is not None and field_name in recorded:
+            if recorded_name(field_name):
                 return side(field_name, metric, matchers)
             return (
                 f"{side(field_name, metric, (*DESTINATION_SIDE, *matchers))} or "

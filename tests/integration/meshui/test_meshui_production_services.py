@@ -21,6 +21,8 @@ import pytest
 import redis
 from celery import Celery
 
+from tests.support.redis_db import redis_database
+
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[3]
@@ -61,13 +63,8 @@ def postgres_database() -> Iterator[str]:
 
 @pytest.fixture
 def redis_client() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.fail(f"Redis is not reachable at 127.0.0.1:6379 (start it with make): {error}")
-    yield client
-    client.close()
+    with redis_database(REDIS_URL, ()) as client:
+        yield client
 
 
 def test_migrate_and_create_api_token_on_postgresql(tmp_path, postgres_database):

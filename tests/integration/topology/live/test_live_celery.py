@@ -20,6 +20,7 @@ import redis
 from celery import Celery
 from channels_redis.core import RedisChannelLayer
 
+from tests.support.redis_db import redis_database
 from topology.hub import Hub, RedisBackend
 from topology.snapshot import RedisLiveStore, parse_view
 
@@ -35,19 +36,8 @@ WAIT_S = 60
 @pytest.fixture
 def redis_db() -> Iterator[redis.Redis]:
     """Redis db 13, used by this test only; its keys are deleted afterwards."""
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.fail(f"Redis is not running at 127.0.0.1:6379: {error}")
-    try:
+    with redis_database(REDIS_URL, ("asgi*", "meshui:live:*", "meshui-test-live*", "_kombu*", "unacked*")) as client:
         yield client
-    finally:
-        for pattern in ("asgi*", "meshui:live:*", "meshui-test-live*", "_kombu*", "unacked*"):
-            keys = list(client.scan_iter(pattern))
-            if keys:
-                client.delete(*keys)
-        client.close()
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -17,6 +17,7 @@ import redis
 from channels_redis.core import RedisChannelLayer
 
 from meshui.settings import redis_channel_layer
+from tests.support.redis_db import redis_database
 from topology.hub import Hub, RedisBackend
 from topology.snapshot import FRAME_MESSAGE_TYPE, RedisLiveStore, parse_view
 
@@ -29,19 +30,8 @@ FRAMES = 12  # one every 5 s: each gap is as long as a BRPOP and a default socke
 
 @pytest.fixture
 def redis_db() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.fail(f"Redis is not running at 127.0.0.1:6379: {error}")
-    try:
+    with redis_database(REDIS_URL, ("asgi*", "meshui:live:*")) as client:
         yield client
-    finally:
-        for pattern in ("asgi*", "meshui:live:*"):
-            keys = list(client.scan_iter(pattern))
-            if keys:
-                client.delete(*keys)
-        client.close()
 
 
 def test_a_redis_mode_socket_runs_a_minute_without_errors_or_lost_frames(redis_db, caplog):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import redis
 
+from tests.support.redis_db import redis_database
 from topology.snapshot import RedisLiveStore, parse_view
 
 pytestmark = pytest.mark.integration
@@ -17,18 +17,8 @@ PREFIX = "meshui-test-live-store:"
 
 @pytest.fixture
 def store() -> Iterator[RedisLiveStore]:
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        pytest.fail(f"Redis is not running at 127.0.0.1:6379: {error}")
-    try:
+    with redis_database(REDIS_URL, (PREFIX + "*",)) as client:
         yield RedisLiveStore(client, prefix=PREFIX, watch_ttl_s=30, state_ttl_s=60)
-    finally:
-        keys = list(client.scan_iter(PREFIX + "*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
 
 
 def test_registry_lists_views_until_their_heartbeat_expires(store):
