@@ -81,21 +81,27 @@ def run(scenario: Callable[[], Awaitable[None]], timeout_s: float = 60.0) -> Non
     """Run ``scenario`` on a fresh event loop with a fresh hub; always stop the hub, its ticker
     and the channel layer's connections afterwards."""
 
+    async def cleanup() -> None:
+        hub = get_hub()
+        await hub.close()
+        stop = getattr(hub.backend, "stop", None)
+        if stop is not None:
+            await stop()
+        layer = get_channel_layer()
+        if hasattr(layer, "close_pools"):
+            await layer.flush()
+            await layer.close_pools()
+
     async def main() -> None:
         reset_hub()
         try:
             await asyncio.wait_for(scenario(), timeout_s)
         finally:
-            hub = get_hub()
-            await hub.close()
-            stop = getattr(hub.backend, "stop", None)
-            if stop is not None:
-                await stop()
-            layer = get_channel_layer()
-            if hasattr(layer, "close_pools"):
-                await layer.flush()
-                await layer.close_pools()
-            reset_hub()
+            try:
+                # Bounded too: a cleanup that hangs would otherwise hold the run until pytest-timeout.
+                await asyncio.wait_for(cleanup(), 20)
+            finally:
+                reset_hub()
 
     asyncio.run(main())
 
