@@ -44,6 +44,8 @@ class MeshuiError(Exception):
     code = "error"
     status = status.HTTP_500_INTERNAL_SERVER_ERROR
     field: str | None = None
+    # Seconds after which a retry may succeed: answered as ``Retry-After`` when set.
+    retry_after_s: int | None = None
 
     def __init__(
         self,
@@ -220,7 +222,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     if isinstance(exc, exceptions.APIException):
         return _api_exception_response(exc)
     if isinstance(exc, MeshuiError):
-        return Response(envelope(exc.code, exc.message, exc.field, exc.details), status=exc.status)
+        headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s is not None else None
+        return Response(envelope(exc.code, exc.message, exc.field, exc.details), status=exc.status, headers=headers)
     mapping = mapping_of(exc)
     if mapping is not None:
         message = str(exc) or mapping.code.replace("_", " ")

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "meshui.observability.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "meshui.csp.ContentSecurityPolicyMiddleware",
     "meshui.errors.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -239,6 +240,17 @@ API_TOKEN_DAYS = env_int("MESHUI_API_TOKEN_DAYS", 90, minimum=1, maximum=3650)
 GRAPH_CACHE_TTL_S = env_float("MESHUI_GRAPH_CACHE_TTL_S", 5.0, minimum=0, maximum=300)
 HEALTH_RULES_FILE = env_file("MESHUI_HEALTH_RULES_FILE")
 
+# --- Sign-in limits (docs/decisions/0020-sign-in-limits-and-csp.md; accounts.signin) -------
+# This many failed sign-ins of one account, or from one client address, within the window
+# lock it out: every sign-in is refused (429, the right password too) until the lockout ends.
+SIGNIN_MAX_FAILURES_PER_ACCOUNT = env_int("MESHUI_SIGNIN_MAX_FAILURES_PER_ACCOUNT", 5, minimum=1, maximum=1000)
+SIGNIN_MAX_FAILURES_PER_ADDRESS = env_int("MESHUI_SIGNIN_MAX_FAILURES_PER_ADDRESS", 20, minimum=1, maximum=100000)
+SIGNIN_WINDOW_S = env_int("MESHUI_SIGNIN_WINDOW_S", 900, minimum=1, maximum=86400)
+SIGNIN_LOCKOUT_S = env_int("MESHUI_SIGNIN_LOCKOUT_S", 900, minimum=1, maximum=86400)
+# Reverse proxies in front of meshui that append to X-Forwarded-For: the client address is the
+# entry that many from the right. 0: REMOTE_ADDR (X-Forwarded-For is then ignored, as anyone can send it).
+SIGNIN_TRUSTED_PROXY_HOPS = env_int("MESHUI_TRUSTED_PROXY_HOPS", 0, minimum=0, maximum=10)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.BearerTokenAuthentication",
@@ -302,6 +314,10 @@ if MESHUI_MESH_BACKEND == "gitops" and not MESHUI_GITOPS_DIR:
 MESHUI_VIEW_ONLY = env_bool("MESHUI_VIEW_ONLY", False)
 # Make If-Match mandatory on traffic writes (428 without it).
 MESHUI_REQUIRE_IF_MATCH = env_bool("MESHUI_REQUIRE_IF_MATCH", False)
+# How long a write without If-Match keeps trying against concurrent writers before it answers 409
+# write_contention (decision 0021): meshui's own writers of a service queue in each process; a
+# lost compare-and-swap (another process, kubectl, a git push) is recomputed on the fresh state.
+MESHUI_WRITE_CONTENTION_S = env_float("MESHUI_WRITE_CONTENTION_S", 10.0, minimum=0.1, maximum=120)
 
 # --- Metrics pages ---
 # Grafana root URL: detail pages then link to Istio's service/workload dashboards there.

@@ -2,28 +2,38 @@
 
 ``change_traffic`` (PATCH), ``delete_traffic`` (DELETE) and ``revert_change`` share one path,
 ``_execute``: read the snapshot (fresh, never a cached read: see ``traffic.backends.base``),
-check If-Match (``StaleVersion``), check the owner (``ForeignOwner`` unless forced), compute the
+check If-Match (``StaleVersion``), check that the service exists (``UnknownTarget`` unless
+forced), check the owner (``ForeignOwner`` unless forced), compute the
 resources after the change, validate them (a write may not introduce a schema error or a
 blocking semantic finding: ``InvalidTraffic`` naming the resource path), plan the ordered
-writes and hand them to the backend with a compare-and-swap on the version read. Without
-If-Match a lost race is retried a few times.
+writes and hand them to the backend with a compare-and-swap on the version read.
+
+Concurrent writers (decision 0021): the writes of one service queue behind one lock per process,
+so meshui's own writers in a process never race; a compare-and-swap still lost (another process,
+kubectl, a git push) is, without If-Match, recomputed on a fresh read after a short random pause
+until ``MESHUI_WRITE_CONTENTION_S`` runs out (``WriteContention``, 409 with Retry-After). With
+If-Match a lost race is the caller's to resolve: ``StaleVersion`` (412) at once.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import random
+import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 import yaml
+from django.conf import settings
 from django.db import transaction
 
 from traffic.backends.base import MeshBackend, Snapshot
-from traffic.errors import ForeignOwner, InvalidTraffic, RevertConflict, StaleVersion
-from traffic.fetch import seen_versions, service_resources, state_of
+from traffic.errors import ForeignOwner, InvalidTraffic, RevertConflict, StaleVersion, UnknownTarget, WriteContention
+from traffic.fetch import seen_services, seen_versions, service_resources, state_of
 from traffic.models import TrafficChange
 from traffic.parse import (
     DESTINATION_RULE,
@@ -38,8 +48,18 @@ from traffic.specs import PATCH_FIELDS, SpecError, apply_patch, cleared, to_wire
 from traffic.validate import introduced_problems, validate_all
 
 FOREIGN_OWNERS = ("flagger", "argo-rollouts")
-# Without If-Match a write that loses a race is recomputed on the fresh state this many times.
-MAX_ATTEMPTS = 5
+# Pause before recomputing a write that lost a compare-and-swap: random in [0, cap), the cap
+# doubling from the first to the last value so that racing processes spread out.
+RETRY_PAUSE_S = (0.02, 0.5)
+
+# One lock per (backend, namespace, service): the writers of one service in this process queue.
+_service_locks: dict[tuple[str, str, str], threading.Lock] = {}
+_service_locks_guard = threading.Lock()
+
+
+def _service_lock(backend: MeshBackend, namespace: str, service: str) -> threading.Lock:
+    with _service_locks_guard:
+        return _service_locks.setdefault((backend.name, namespace, service), threading.Lock())
 
 
 @dataclass(frozen=True)
@@ -110,6 +130,27 @@ def summarize(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
     return "; ".join(parts)[:480] or "no change to the model"
 
 
+def _check_exists(snapshot: Snapshot, parsed: ParsedService, force: bool) -> None:
+    """``UnknownTarget`` (404) when neither telemetry (the last hour) nor the backend's routing
+    knows the service, unless ``force`` (an admin's). When telemetry is unavailable meshui cannot
+    tell and lets the write through: routing must stay editable while Prometheus is down."""
+    if force or parsed.vs is not None or parsed.dr is not None or parsed.others:
+        return
+    seen = seen_services()
+    namespace, service = snapshot.namespace, snapshot.service
+    if seen is None or (namespace, service) in seen:
+        return
+    hint = "; an admin may write anyway with ?force=true (e.g. for a service that has had no traffic yet)"
+    namespace_known = any(ns == namespace for ns, _ in seen) or any(
+        namespace_of(r) == namespace for r in snapshot.resources
+    )
+    if not namespace_known:
+        raise UnknownTarget("unknown_namespace", f"namespace {namespace!r} is in no telemetry of the last hour and "
+                            f"holds no routing{hint}", "namespace")  # fmt: skip
+    raise UnknownTarget("unknown_service", f"service {namespace}/{service} is in no telemetry of the last hour "
+                        f"and has no routing{hint}", "service")  # fmt: skip
+
+
 def _check_owner(parsed: ParsedService, force: bool, actor: Actor) -> None:
     if parsed.owner in FOREIGN_OWNERS and not force:
         raise ForeignOwner(
@@ -153,12 +194,51 @@ def _execute(
     reverts: TrafficChange | None = None,
     read: Snapshot | None = None,
 ) -> Outcome:
+    patience_s = float(getattr(settings, "MESHUI_WRITE_CONTENTION_S", 10.0))
+    deadline = time.monotonic() + patience_s
+    lock = _service_lock(backend, namespace, service)
+    if not lock.acquire(timeout=patience_s):
+        raise _contention(namespace, service, patience_s)
+    try:
+        return _attempts(backend, namespace, service, target, actor=actor, operation=operation, if_match=if_match,
+                         dry_run=dry_run, force=force, reverts=reverts, read=read, deadline=deadline,
+                         patience_s=patience_s)  # fmt: skip
+    finally:
+        lock.release()
+
+
+def _contention(namespace: str, service: str, patience_s: float) -> WriteContention:
+    return WriteContention(
+        message=f"{namespace}/{service} kept changing under concurrent writers for {patience_s:g} s; nothing was "
+        "written: try again, or send If-Match to be told at once"
+    )
+
+
+def _attempts(
+    backend: MeshBackend,
+    namespace: str,
+    service: str,
+    target: Callable[[ParsedService], tuple[dict | None, dict | None, dict | None, dict | None]],
+    *,
+    actor: Actor,
+    operation: str,
+    if_match: str | None,
+    dry_run: bool,
+    force: bool,
+    reverts: TrafficChange | None,
+    read: Snapshot | None,
+    deadline: float,
+    patience_s: float,
+) -> Outcome:
     versions = seen_versions(namespace, service)
-    for _ in range(MAX_ATTEMPTS):
+    pause_cap_s = RETRY_PAUSE_S[0]
+    while True:
         # The caller's fresh read serves the first attempt; a retry reads again.
         snapshot, read = read or backend.snapshot(namespace, service, fresh=True), None
         check_if_match(snapshot, if_match)
         parsed = parse_service(snapshot.resources, namespace, service, versions)
+        # A revert puts back what an audited change found: the service existed then.
+        _check_exists(snapshot, parsed, force or reverts is not None)
         _check_owner(parsed, force, actor)
         vs_before, vs_after, dr_before, dr_after = target(parsed)
         writes = plan_writes(namespace, vs_before, vs_after, dr_before, dr_after)
@@ -210,12 +290,16 @@ def _execute(
         except StaleVersion:
             if if_match is not None:
                 raise
+            pause_s = random.uniform(0, pause_cap_s)
+            if time.monotonic() + pause_s >= deadline:
+                raise _contention(namespace, service, patience_s) from None
+            time.sleep(pause_s)
+            pause_cap_s = min(pause_cap_s * 2, RETRY_PAUSE_S[1])
             continue
         # The state meshui has just written, on top of the read it was computed from.
         state = state_of(parsed_after, change.version_after, after_resources, synced_at=snapshot.synced_at,
                          from_cache=snapshot.from_cache)  # fmt: skip
         return Outcome(state, diff, labels, change=change)
-    raise StaleVersion(message=f"{namespace}/{service} kept changing during the write; try again")
 
 
 def change_traffic(
@@ -227,8 +311,9 @@ def change_traffic(
     ``read``: a fresh snapshot the caller already made (to check If-Match first), used instead of
     reading again.
 
-    Raises ``StaleVersion`` (412), ``ForeignOwner`` (409), ``InvalidTraffic`` (400, naming the
-    field) or ``WriteFailed`` (502); returns the new state (or the would-be state on dry run).
+    Raises ``StaleVersion`` (412), ``UnknownTarget`` (404), ``ForeignOwner`` (409),
+    ``WriteContention`` (409), ``InvalidTraffic`` (400, naming the field) or ``WriteFailed``
+    (502); returns the new state (or the would-be state on dry run).
     """
 
     def target(parsed: ParsedService) -> tuple[dict | None, dict | None, dict | None, dict | None]:

@@ -14,6 +14,25 @@ class StaleVersion(MeshuiError):
     status = 412
 
 
+class WriteContention(MeshuiError):
+    """A write without If-Match kept losing to concurrent writers until its time ran out; nothing
+    was written. Retry after ``Retry-After`` seconds (decision 0021)."""
+
+    code = "write_contention"
+    status = 409
+    retry_after_s = 1
+
+
+class UnknownTarget(MeshuiError):
+    """The namespace or service of a write exists neither in telemetry nor in the backend's
+    routing; ``field`` says which. An admin may write anyway with ``force=true``."""
+
+    status = 404
+
+    def __init__(self, code: str, message: str, field: str) -> None:
+        super().__init__(code=code, message=message, field=field)
+
+
 class IfMatchRequired(MeshuiError):
     code = "if_match_required"
     status = 428

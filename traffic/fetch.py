@@ -78,6 +78,19 @@ def known_hosts() -> set[str] | None:
     }
 
 
+def seen_services() -> set[tuple[str, str]] | None:
+    """``(namespace, service)`` of every service telemetry has seen in the last hour, or None
+    when meshui cannot tell (telemetry unavailable)."""
+    graph = _seen_graph()
+    if graph is None:
+        return None
+    return {
+        (node.namespace, node.service)
+        for node in graph.nodes.values()
+        if node.namespace and node.service and node.kind in (NodeKind.WORKLOAD, NodeKind.SERVICE)
+    }
+
+
 def resource_entry(resource: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "kind": resource.get("kind"),

@@ -196,8 +196,12 @@ WRITE_ERRORS = {
     401: _error("not signed in", "not_authenticated"),
     403: _error("the role (operator or admin), the namespace, view-only mode or Kubernetes RBAC refuses the write",
                 "forbidden"),
+    404: _error("the namespace (unknown_namespace) or service (unknown_service) is in no telemetry of the last hour "
+                "and has no routing; the field is named; an admin may write anyway with force=true", "unknown_service",
+                "service"),
     409: _error("another controller (Flagger, Argo Rollouts) owns the routing: foreign_owner, unless an admin "
-                "sends force=true", "foreign_owner"),
+                "sends force=true; or, without If-Match, concurrent writers kept changing the routing for "
+                "MESHUI_WRITE_CONTENTION_S: write_contention, with Retry-After, nothing written", "foreign_owner"),
     412: _error("If-Match is stale: someone changed the routing since you read it; details.version is the current "
                 "version", "stale_version"),
     415: _error("the body is neither application/json nor application/merge-patch+json", "unsupported_media_type"),
@@ -222,7 +226,7 @@ IF_MATCH = OpenApiParameter(
 DRY_RUN = OpenApiParameter("dry_run", OpenApiTypes.BOOL, description="Return the would-be state, the resources and "
                            "the diff; write nothing (Kubernetes: the API server's dryRun=All checks it).")  # fmt: skip
 FORCE = OpenApiParameter("force", OpenApiTypes.BOOL, description="Admins only: write although Flagger or Argo "
-                         "Rollouts manages the routing.")  # fmt: skip
+                         "Rollouts manages the routing, or to a service no telemetry has seen yet.")  # fmt: skip
 ETAG = OpenApiParameter("ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200],
                         description='The state\'s version, quoted: "<version>".')  # fmt: skip
 NAMESPACE_FILTER = OpenApiParameter("namespace", OpenApiTypes.STR, description="Only this namespace (DNS-1123).")
