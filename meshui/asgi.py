@@ -14,6 +14,8 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter  # noqa: E402  (Django must be set up first)
 
+from meshui import http_limits  # noqa: E402
 from topology.routing import websocket_application  # noqa: E402
 
+http_limits.install()
 application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application()})
