@@ -13,7 +13,12 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.admin_access import AdminRoleAccess
+from accounts.forms import AdminSignInForm
 from accounts.models import ApiToken
+
+# /admin/login/ checks passwords too: the same sign-in limits (meshui.urls routes it through
+# accounts.views.signin_limited for the 429).
+admin.site.login_form = AdminSignInForm
 
 
 @admin.register(ApiToken)

@@ -52,6 +52,23 @@ TICKER_DURATION = Histogram(
     buckets=_LATENCY_BUCKETS,
     registry=REGISTRY,
 )
+SIGNIN_FAILURES = Counter(
+    "meshui_signin_failures",  # exposed as meshui_signin_failures_total
+    "Failed sign-ins (wrong username or password) from a client.",
+    registry=REGISTRY,
+)
+SIGNIN_LOCKOUTS = Counter(
+    "meshui_signin_lockouts",
+    "Sign-in lockouts begun, by scope (account, address).",
+    ["scope"],
+    registry=REGISTRY,
+)
+SIGNIN_REFUSED = Counter(
+    "meshui_signin_refused",
+    "Sign-ins refused (429) during a lockout, by scope (account, address).",
+    ["scope"],
+    registry=REGISTRY,
+)
 
 _KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 UNMATCHED_ROUTE = "<unmatched>"
@@ -81,6 +98,21 @@ def websocket_disconnected() -> None:
 def observe_ticker(seconds: float) -> None:
     """Record the duration of one live-graph tick."""
     TICKER_DURATION.observe(max(seconds, 0.0))
+
+
+def observe_signin_failure() -> None:
+    """Count one failed sign-in."""
+    SIGNIN_FAILURES.inc()
+
+
+def observe_signin_lockout(scope: str) -> None:
+    """Count one lockout begun; ``scope`` is ``account`` or ``address``."""
+    SIGNIN_LOCKOUTS.labels(scope=scope).inc()
+
+
+def observe_signin_refused(scope: str) -> None:
+    """Count one sign-in refused during a lockout of ``scope`` (``account`` or ``address``)."""
+    SIGNIN_REFUSED.labels(scope=scope).inc()
 
 
 def route_of(request: HttpRequest) -> str:

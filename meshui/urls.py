@@ -2,8 +2,9 @@
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from accounts.views import signin_limited
 from meshui import ops
 
 urlpatterns = [
@@ -17,10 +18,12 @@ urlpatterns = [
     path("api/v1/", include("metrics.api.urls")),
     path("api/v1/", include("traces.api.urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", ops.healthz, name="healthz"),
     path("readyz", ops.readyz, name="readyz"),
     path("metrics", ops.metrics, name="metrics"),
+    # Before admin.site.urls: its sign-in answers a lockout with 429 like /login/ (accounts.signin).
+    path("admin/login/", signin_limited(admin.site.login)),
     path("admin/", admin.site.urls),
 ]
 

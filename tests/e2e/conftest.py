@@ -4,7 +4,9 @@
 plain http on 127.0.0.1, a temporary data directory, migrated, static files collected);
 ``start_meshui_server`` starts another with extra environment (e.g. a Prometheus URL).
 Pages may only reach 127.0.0.1: any other request is aborted and fails the test.
-Screenshots go to ``test-results/e2e/``.
+Screenshots go to ``test-results/e2e/``. Pages run under meshui's Content-Security-Policy (no
+``'unsafe-eval'``): give ``wait_for_function`` a function (``"() => ..."``), since Playwright evals
+an expression anew at every poll, which the policy refuses.
 """
 
 from __future__ import annotations

@@ -131,7 +131,7 @@ def test_service_traces_tab_reads_traces_only_when_opened(demo_server: MeshuiSer
     trace_id = marks.last.get_attribute("data-trace-id")
     marks.last.click()
     page.wait_for_url(f"**/traces/{trace_id}?window=30m", timeout=TIMEOUT_MS)
-    page.wait_for_function("window.meshuiTrace", timeout=TIMEOUT_MS)
+    page.wait_for_function("() => window.meshuiTrace", timeout=TIMEOUT_MS)
     assert page.evaluate("window.meshuiTrace.ready") == "trace"
     expect(page.get_by_test_id("span-row").first).to_be_visible()
 

@@ -42,7 +42,7 @@ def open_graph(page: Page, server: MeshuiServer) -> None:
     response = page.goto(f"{server.url}/?{VIEW}")
     assert response is not None
     assert response.status == 200
-    page.wait_for_function("window.meshuiGraph && window.meshuiGraph.layoutDone")
+    page.wait_for_function("() => window.meshuiGraph && window.meshuiGraph.layoutDone")
     page.evaluate("window.meshuiGraph.layoutDone")
 
 
@@ -100,7 +100,7 @@ def test_an_edges_traces_open_a_waterfall(demo_server, page: Page):
     trace_id = link.get_attribute("data-trace-id")
     link.click()
     page.wait_for_url(f"**/traces/{trace_id}?window=10m")
-    page.wait_for_function("window.meshuiTrace")
+    page.wait_for_function("() => window.meshuiTrace")
     assert page.evaluate("window.meshuiTrace.ready") == "trace"
     # then the waterfall has a row per span, nested, with error markers where spans failed
     trace = api(demo_server, f"/api/v1/traces/{trace_id}")
@@ -123,7 +123,7 @@ def test_an_edges_traces_open_a_waterfall(demo_server, page: Page):
 
     # when "Show on graph" is followed, then the trace's apps are found on the graph
     page.get_by_test_id("show-on-graph").click()
-    page.wait_for_function("window.meshuiGraph && window.meshuiGraph.layoutDone")
+    page.wait_for_function("() => window.meshuiGraph && window.meshuiGraph.layoutDone")
     page.evaluate("window.meshuiGraph.layoutDone")
     found = page.evaluate("window.meshuiGraph.cy.nodes('.found').map(n => n.data('name') ?? n.id())")
     assert len(found) >= 3
@@ -133,14 +133,14 @@ def test_an_edges_traces_open_a_waterfall(demo_server, page: Page):
 
 def test_an_unknown_trace_says_so(demo_server, page: Page):
     page.goto(f"{demo_server.url}/traces/{'ab' * 16}")
-    page.wait_for_function("window.meshuiTrace")
+    page.wait_for_function("() => window.meshuiTrace")
     assert page.evaluate("window.meshuiTrace.ready") == "error"
     expect(page.get_by_test_id("trace-error")).to_contain_text("No such trace")
 
 
 def test_without_jaeger_the_trace_page_says_how_to_configure_it(unconfigured_server, page: Page):
     page.goto(f"{unconfigured_server.url}/traces/abcdef")
-    page.wait_for_function("window.meshuiTrace")
+    page.wait_for_function("() => window.meshuiTrace")
     assert page.evaluate("window.meshuiTrace.ready") == "error"
     error = page.get_by_test_id("trace-error")
     expect(error).to_contain_text("Tracing is not configured")

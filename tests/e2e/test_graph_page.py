@@ -53,7 +53,7 @@ def open_graph(page: Page, server: MeshuiServer, query: str = "") -> None:
     response = page.goto(f"{server.url}/{'?' + query if query else ''}")
     assert response is not None
     assert response.status == 200
-    page.wait_for_function("window.meshuiGraph && window.meshuiGraph.layoutDone")
+    page.wait_for_function("() => window.meshuiGraph && window.meshuiGraph.layoutDone")
     page.evaluate("window.meshuiGraph.layoutDone")
 
 
@@ -173,7 +173,7 @@ def test_demo_graph_updates_from_deltas_without_a_reload(live_demo, page: Page):
     first_seq = page.evaluate("window.meshuiGraph.model.seq")
     labels = page.evaluate("Object.fromEntries(window.meshuiGraph.cy.edges().map(e => [e.id(), e.data('label')]))")
     # when the server sends deltas, then a later seq is applied and edge labels change in place
-    page.wait_for_function(f"window.meshuiGraph.model.seq > {first_seq}", timeout=LIVE_WAIT_MS)
+    page.wait_for_function(f"() => window.meshuiGraph.model.seq > {first_seq}", timeout=LIVE_WAIT_MS)
     page.wait_for_function(
         "labels => window.meshuiGraph.cy.edges().some(e => e.id() in labels && e.data('label') !== labels[e.id()])",
         arg=labels,
@@ -210,7 +210,7 @@ def test_websocket_reconnects_after_a_server_restart(live_demo, page: Page, tmp_
         )
     _wait_ready(live_demo)
     expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-state", "live", timeout=LIVE_WAIT_MS)
-    page.wait_for_function("window.meshuiGraph.model.viewKey !== null", timeout=LIVE_WAIT_MS)
+    page.wait_for_function("() => window.meshuiGraph.model.viewKey !== null", timeout=LIVE_WAIT_MS)
     assert page.evaluate("window.__sameDocument") is True
 
 

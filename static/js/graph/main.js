@@ -17,6 +17,7 @@ import { apiQuery, searchFromView, viewFromSearch } from "./urlstate.js";
 const page = document.getElementById("graph-page");
 const initial = JSON.parse(document.getElementById("graph-initial").textContent);
 const toolbar = document.getElementById("graph-toolbar");
+toolbar.addEventListener("submit", (event) => event.preventDefault()); // its controls apply as they change
 const summaryEl = document.getElementById("graph-summary");
 const liveEl = document.getElementById("live-indicator");
 const filterErrorEl = document.getElementById("filter-error");

@@ -1,12 +1,14 @@
 // The metrics pages: overview cards, lists and detail charts, polling the metrics API.
 // Each page keeps its last good data when a poll fails and marks it stale with its age.
 
+import { applyDataStyles } from "../inline-style.js";
 import { describeError, formatDuration, getJson } from "../traces/common.js";
 import { scatterSvg } from "../traces/scatter.js";
 import { mountTrafficEditor, routingSummary, subsetsOf, weightsBarHtml } from "../traffic/editor.js";
 
 const page = document.getElementById("m-page");
 const toolbar = document.getElementById("m-toolbar");
+toolbar?.addEventListener("submit", (event) => event.preventDefault()); // its controls apply as they change
 const banner = document.getElementById("m-banner");
 const statusEl = document.getElementById("m-status");
 const HEALTH_ORDER = { failing: 0, degraded: 1, unknown: 2, healthy: 3, idle: 4 };
@@ -383,6 +385,7 @@ function renderRouting(state, error) {
   if (Object.keys(state.weights).length) {
     const bar = el("span", { class: "d-routing-bar" });
     bar.innerHTML = weightsBarHtml(subsets, state.weights); // escapes the subset names
+    applyDataStyles(bar);
     parts.push(bar);
   }
   parts.push(el("span", { class: "d-routing-summary", "data-testid": "detail-routing-summary", text: routingSummary(state) }), change);

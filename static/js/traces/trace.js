@@ -2,6 +2,7 @@
 // the facts, a mini graph of the services, and the span waterfall with tags on click.
 // `window.meshuiTrace.ready` resolves once the page has drawn (or shown its error).
 
+import { applyDataStyles } from "../inline-style.js";
 import { describeError, esc, formatDuration, getJson, graphLink, serviceColours, spanTree } from "./common.js";
 
 const page = document.getElementById("trace-page");
@@ -70,7 +71,7 @@ function serviceGraph(trace, services, colours) {
     const p = pos.get(s);
     const bad = errorServices.has(s);
     return `<g class="svc-node${bad ? " svc-error" : ""}" data-testid="trace-service" data-service="${esc(s)}">
-      <rect x="${p.x}" y="${p.y}" width="${boxW}" height="${boxH}" rx="5" style="--svc:${colours.get(s)}"/>
+      <rect x="${p.x}" y="${p.y}" width="${boxW}" height="${boxH}" rx="5" data-style="--svc:${colours.get(s)}"/>
       <rect x="${p.x}" y="${p.y}" width="6" height="${boxH}" rx="2" fill="${colours.get(s)}"/>
       <text x="${p.x + 12}" y="${p.y + 19}">${bad ? "✖ " : ""}${esc(s.length > 24 ? `${s.slice(0, 23)}…` : s)}<title>${esc(s)}</title></text></g>`;
   }).join("");
@@ -89,20 +90,20 @@ function waterfall(trace, colours) {
   const start = Math.min(...trace.spans.map((s) => s.start_time_us));
   const end = Math.max(...trace.spans.map((s) => s.start_time_us + s.duration_us));
   const total = Math.max(1, end - start);
-  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<span class="wf-tick" style="left:${f * 100}%">${f ? esc(formatDuration((f * total) / 1000)) : "0"}</span>`).join("");
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<span class="wf-tick" data-style="left:${f * 100}%">${f ? esc(formatDuration((f * total) / 1000)) : "0"}</span>`).join("");
   const rows = spanTree(trace.spans).map(({ span, depth }, i) => {
     const left = ((span.start_time_us - start) / total) * 100;
     const width = Math.max(0.3, (span.duration_us / total) * 100);
     // A label that does not fit after its bar goes inside the bar's end.
     const inside = left + width > 85;
     return `<div class="wf-row${span.has_error ? " wf-error" : ""}" role="treeitem" aria-level="${depth + 1}" data-testid="span-row" data-span-id="${esc(span.span_id)}" data-error="${span.has_error}">
-      <button type="button" class="wf-label" style="padding-left:${0.4 + depth * 0.9}rem" aria-expanded="false" data-index="${i}">
-        <span class="wf-swatch" style="background:${colours.get(span.service)}"></span>
+      <button type="button" class="wf-label" data-style="padding-left:${0.4 + depth * 0.9}rem" aria-expanded="false" data-index="${i}">
+        <span class="wf-swatch" data-style="background:${colours.get(span.service)}"></span>
         ${span.has_error ? `<span class="wf-error-mark" title="error" aria-label="error">✖</span>` : ""}
         <span class="wf-service">${esc(span.service)}</span> <span class="wf-op">${esc(span.operation)}</span>
       </button>
-      <div class="wf-track"><div class="wf-bar" style="left:${left}%;width:${width}%;background:${colours.get(span.service)}"></div>
-        <span class="wf-duration${inside ? " wf-duration-inside" : ""}" style="${inside ? `right:${Math.max(0, 100 - left - width) + 0.3}%` : `left:${left + width + 0.5}%`}">${esc(formatDuration(span.duration_us / 1000))}</span></div>
+      <div class="wf-track"><div class="wf-bar" data-style="left:${left}%;width:${width}%;background:${colours.get(span.service)}"></div>
+        <span class="wf-duration${inside ? " wf-duration-inside" : ""}" data-style="${inside ? `right:${Math.max(0, 100 - left - width) + 0.3}%` : `left:${left + width + 0.5}%`}">${esc(formatDuration(span.duration_us / 1000))}</span></div>
     </div>`;
   }).join("");
   return { html: `<div class="wf-head"><div class="wf-label-head">Service · operation</div><div class="wf-ticks">${ticks}</div></div>${rows}`, order: spanTree(trace.spans) };
@@ -121,10 +122,13 @@ async function main() {
   const window = new URLSearchParams(location.search).get("window");
   link.href = graphLink(page.dataset.graphUrl, services, window);
   link.hidden = false;
-  document.getElementById("trace-service-graph").innerHTML = serviceGraph(trace, services, colours);
+  const graph = document.getElementById("trace-service-graph");
+  graph.innerHTML = serviceGraph(trace, services, colours);
+  applyDataStyles(graph);
   const box = document.getElementById("waterfall");
   const { html, order } = waterfall(trace, colours);
   box.innerHTML = html;
+  applyDataStyles(box);
   box.addEventListener("click", (event) => {
     const button = event.target.closest(".wf-label");
     if (!button) return;

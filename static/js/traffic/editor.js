@@ -11,6 +11,7 @@
 // Only the fields the operator changed are sent (a present field replaces it as a whole), so
 // routing meshui does not model — other routes, unknown match kinds — is left alone.
 
+import { applyDataStyles } from "../inline-style.js";
 import { getTraffic, patchTraffic } from "./api.js";
 import { syncNote } from "./sync.js";
 import { compact, normalize, promote, rollBack, setWeight, sortSubsets, splitEvenly } from "./weights.js";
@@ -71,10 +72,11 @@ export function subsetColour(index) {
 
 /**
  * The weights as a bar of coloured parts (`subsets` in order, each as wide as its weight and
- * named when wide enough), decorative: the numbers are written next to it.
+ * named when wide enough), decorative: the numbers are written next to it. Its colours and
+ * widths are data-style declarations: the caller applies them after inserting it (applyDataStyles).
  */
 export function weightsBarHtml(subsets, weights) {
-  return `<div class="tr-bar" aria-hidden="true">${subsets.map((n, i) => `<span data-bar="${esc(n)}" style="background:${subsetColour(i)};flex-basis:${weights[n] ?? 0}%">${(weights[n] ?? 0) >= 12 ? esc(n) : ""}</span>`).join("")}</div>`;
+  return `<div class="tr-bar" aria-hidden="true">${subsets.map((n, i) => `<span data-bar="${esc(n)}" data-style="background:${subsetColour(i)};flex-basis:${weights[n] ?? 0}%">${(weights[n] ?? 0) >= 12 ? esc(n) : ""}</span>`).join("")}</div>`;
 }
 
 /** A one-line summary of a state's routing ("v1 80% · v2 20% · fault · timeout 2s"). */
@@ -214,6 +216,7 @@ class TrafficEditor {
     this.body.addEventListener("input", (e) => this.#onInput(e));
     this.body.addEventListener("change", (e) => this.#onInput(e));
     this.body.addEventListener("click", (e) => this.#onClick(e));
+    this.body.addEventListener("submit", (e) => e.preventDefault()); // Enter in a field never navigates
   }
 
   /** Show the routing of `target` ({namespace, service}) or hide the editor (null). */
@@ -304,14 +307,14 @@ class TrafficEditor {
     const validations = s.validations.length ? `<ul class="tr-validations" data-testid="traffic-validations">${s.validations.map((v) => `<li class="sev-${esc(v.severity)}"><strong>${esc(v.severity)}</strong> ${esc(v.message)} <code>${esc(v.path)}</code></li>`).join("")}</ul>` : "";
     this.body.innerHTML = `${hint}${owner}${validations}
       <div class="tr-stale" role="alert" data-testid="traffic-stale" hidden></div>
-      <form class="tr-form" onsubmit="return false" aria-label="Traffic routing of ${esc(s.service)}">
+      <form class="tr-form" aria-label="Traffic routing of ${esc(s.service)}">
       <div class="tr-col tr-col-main">
       <fieldset class="tr-section tr-s-weights" data-field="weights"><legend>Weights <span class="muted">(default route)</span></legend>
         <label class="tr-check"><input type="checkbox" name="weightsOn" data-testid="weights-on"${d.weightsOn ? " checked" : ""}${ro}> Split traffic by version</label>
         <div class="tr-weights" data-testid="weights"${d.weightsOn ? "" : " hidden"}>
           ${weightsBarHtml(d.subsets, d.weights)}
           ${d.subsets.map((n, i) => `<div class="tr-weight-row" data-field="weights.${esc(n)}">
-            <span class="tr-swatch" style="background:${subsetColour(i)}" aria-hidden="true"></span>
+            <span class="tr-swatch" data-style="background:${subsetColour(i)}" aria-hidden="true"></span>
             <label for="${id}-w-${esc(n)}" class="tr-subset">${esc(n)}</label>
             <input type="range" id="${id}-w-${esc(n)}" min="0" max="100" step="1" value="${d.weights[n]}" data-weight="${esc(n)}" data-testid="weight-slider-${esc(n)}" aria-label="Weight of ${esc(n)}, percent"${ro}>
             <input type="number" min="0" max="100" step="1" value="${d.weights[n]}" data-weight="${esc(n)}" data-testid="weight-input-${esc(n)}" aria-label="Weight of ${esc(n)} (number), percent"${ro}>
@@ -367,6 +370,7 @@ class TrafficEditor {
       </form>
       <details class="tr-current"><summary>Current resources (${s.resources.length})</summary>${this.#resources(s.resources)}</details>
       ${this.#metaLine()}`;
+    applyDataStyles(this.body);
   }
 
   /** Version, owner and (for cached reads) the sync age; links to this service's changes and the Istio config. */
