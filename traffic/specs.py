@@ -19,7 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS1123_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"  # as OpenAPI documents it (ECMA-262)
+# ``\Z``, not ``$``: Python's ``$`` also matches before a final newline ("bookinfo\n").
+DNS1123_LABEL = re.compile(DNS1123_LABEL_PATTERN.removesuffix("$") + r"\Z")
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(h|m|s|ms|us|ns)$")
 _DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 # Istio's own bound for route timeouts and delays is days; an operator's change beyond an hour

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from rest_framework import serializers
@@ -15,13 +14,19 @@ from topology.api.params import (
     WindowField,
     WindowParamsSerializer,
     parse_duration_s,
+    python_regex,
 )
 
 # Label values Istio takes from Kubernetes names and labels: at most 253 characters of these.
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$")
+NAME_PATTERN_TEXT = r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$"
+NAME_PATTERN = python_regex(NAME_PATTERN_TEXT)
 MIN_STEP_S = 1
+MAX_STEP_S = 86400
+DEFAULT_STEP_S = 30
 MIN_RATE_INTERVAL_S = 15
 MAX_RATE_INTERVAL_S = 86400
+DEFAULT_RATE_INTERVAL_S = 60
+DEFAULT_SERIES_WINDOW_S = 1800
 
 
 def check_namespace(value: str) -> str:
@@ -42,7 +47,7 @@ class DurationField(serializers.CharField):
     """A Prometheus duration between ``min_s`` and ``max_s`` seconds, as whole seconds."""
 
     def __init__(self, *, min_s: int, max_s: int, **kwargs: object) -> None:
-        super().__init__(**kwargs)
+        super().__init__(trim_whitespace=False, **kwargs)  # " 5m" is no duration (DURATION_PATTERN)
         self.min_s, self.max_s = min_s, max_s
 
     def to_internal_value(self, data: object) -> int:
@@ -59,10 +64,11 @@ class DurationField(serializers.CharField):
 class SeriesParamsSerializer(WindowParamsSerializer):
     """The parameters of ``…/{name}/metrics``."""
 
-    window = WindowField(required=False, default=1800)
+    window = WindowField(required=False, default=DEFAULT_SERIES_WINDOW_S)
     direction = serializers.ChoiceField(choices=[d.value for d in Direction], required=False, default="inbound")
-    step = DurationField(min_s=MIN_STEP_S, max_s=86400, required=False, default=30)
-    rate_interval = DurationField(min_s=MIN_RATE_INTERVAL_S, max_s=MAX_RATE_INTERVAL_S, required=False, default=60)
+    step = DurationField(min_s=MIN_STEP_S, max_s=MAX_STEP_S, required=False, default=DEFAULT_STEP_S)
+    rate_interval = DurationField(min_s=MIN_RATE_INTERVAL_S, max_s=MAX_RATE_INTERVAL_S, required=False,
+                                  default=DEFAULT_RATE_INTERVAL_S)  # fmt: skip
     by = serializers.ChoiceField(
         choices=list(GROUP_BY_CHOICES), required=False, default=None, allow_null=True, allow_blank=True
     )

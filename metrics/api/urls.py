@@ -1,8 +1,10 @@
 from django.urls import path, re_path
 
-from metrics.api.views import EntityDetailView, EntityListView, EntitySeriesView, HealthView, OverviewView
+from metrics.api.views import KINDS, EntityDetailView, EntityListView, EntitySeriesView, HealthView, OverviewView
 
-_KINDS = r"(?P<kinds>services|workloads|apps)"
+# A group around the alternatives: anchored as ^…$ (as drf-spectacular does with a path
+# parameter's pattern), "services|workloads|apps" would let "servicesXYZ" through.
+_KINDS = rf"(?P<kinds>(?:{'|'.join(KINDS)}))"
 _NS = r"(?P<namespace>[^/]+)"
 _NAME = r"(?P<name>[^/]+)"
 

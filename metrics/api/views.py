@@ -22,11 +22,27 @@ from rest_framework.views import APIView
 
 import sources
 from meshui.errors import MeshuiError
-from metrics.api.params import check_name, check_namespace, parse_health_request, parse_series_request
+from meshui.openapi import NO_ENDPOINT, error_response
+from metrics.api.params import (
+    DEFAULT_RATE_INTERVAL_S,
+    DEFAULT_SERIES_WINDOW_S,
+    DEFAULT_STEP_S,
+    MAX_RATE_INTERVAL_S,
+    MAX_STEP_S,
+    MIN_RATE_INTERVAL_S,
+    MIN_STEP_S,
+    NAME_PATTERN_TEXT,
+    check_name,
+    check_namespace,
+    parse_health_request,
+    parse_series_request,
+)
 from metrics.series import (
     GRAPH_TYPE_OF,
+    GROUP_BY_CHOICES,
     MAX_POINTS,
     NODE_KIND_OF,
+    Direction,
     Kind,
     Target,
     health_items,
@@ -40,6 +56,14 @@ from metrics.series import (
 )
 from topology import service
 from topology.api.params import parse_window_request
+from topology.api.schema import (
+    NAMESPACES,
+    PROMETHEUS_ERRORS,
+    dns_label_parameter,
+    duration_parameter,
+    query_time_parameter,
+    window_parameter,
+)
 from topology.graph.build import build_graph
 from topology.graph.health import assess
 from topology.graph.types import GraphOptions, GraphType, MeshGraph
@@ -48,6 +72,21 @@ from topology.graph.wire import sig4
 KINDS = {"services": Kind.SERVICE, "workloads": Kind.WORKLOAD, "apps": Kind.APP}
 OVERVIEW_WINDOW_S = 1800
 OVERVIEW_STEP_S = 60
+
+_NAMESPACE = dns_label_parameter("namespace")
+_KINDS = OpenApiParameter("kinds", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(KINDS))
+_NAME = OpenApiParameter(
+    "name",
+    {"type": "string", "pattern": NAME_PATTERN_TEXT},
+    OpenApiParameter.PATH,
+    required=True,
+    description="Service, workload or app name: letters, digits, '.', '_' and '-', at most 253 characters.",
+)
+_PATH = [_NAMESPACE, _KINDS]
+_WINDOW_PARAMETERS = [window_parameter(), query_time_parameter()]
+_NOT_FOUND = error_response("nothing of that kind and name has telemetry in the window, or a path no endpoint has",
+                            "not_found")  # fmt: skip
+_PATH_ERRORS = {**PROMETHEUS_ERRORS, 404: NO_ENDPOINT}
 
 
 def _graph(
@@ -72,8 +111,8 @@ class EntityListView(APIView):
     @extend_schema(
         operation_id="metrics_entity_list",
         summary="Services, workloads or apps of a namespace with health, rate, errors and p95",
-        parameters=[OpenApiParameter("window", OpenApiTypes.STR), OpenApiParameter("query_time", OpenApiTypes.NUMBER)],
-        responses={200: OpenApiTypes.OBJECT},
+        parameters=[*_PATH, *_WINDOW_PARAMETERS],
+        responses={200: OpenApiTypes.OBJECT, **_PATH_ERRORS},
     )
     def get(self, request: Request, namespace: str, kinds: str) -> Response:
         check_namespace(namespace)
@@ -98,7 +137,8 @@ class EntityDetailView(APIView):
     @extend_schema(
         operation_id="metrics_entity_detail",
         summary="One service, workload or app",
-        responses={200: OpenApiTypes.OBJECT},
+        parameters=[*_PATH, _NAME, *_WINDOW_PARAMETERS],
+        responses={200: OpenApiTypes.OBJECT, **PROMETHEUS_ERRORS, 404: _NOT_FOUND},
     )
     def get(self, request: Request, namespace: str, kinds: str, name: str) -> Response:
         check_namespace(namespace)
@@ -152,16 +192,19 @@ class EntitySeriesView(APIView):
         operation_id="metrics_entity_series",
         summary="Request, error, latency, TCP and request/response size series of a service, workload or app",
         parameters=[
-            OpenApiParameter("direction", OpenApiTypes.STR, enum=["inbound", "outbound"]),
-            OpenApiParameter("window", OpenApiTypes.STR, description="Span of the chart (default 30m)."),
-            OpenApiParameter(
-                "step", OpenApiTypes.STR, description="Resolution (default 30s; raised to keep ≤ 1,000 points)."
-            ),
-            OpenApiParameter("rate_interval", OpenApiTypes.STR, description="Range of each rate (default 1m)."),
-            OpenApiParameter("query_time", OpenApiTypes.NUMBER),
-            OpenApiParameter("by", OpenApiTypes.STR),
+            *_PATH,
+            _NAME,
+            OpenApiParameter("direction", OpenApiTypes.STR, enum=[d.value for d in Direction]),
+            window_parameter(DEFAULT_SERIES_WINDOW_S, "Span of the chart"),
+            duration_parameter("step", MIN_STEP_S, MAX_STEP_S, DEFAULT_STEP_S,
+                               f"Resolution (raised to keep ≤ {MAX_POINTS:,} points)"),
+            duration_parameter("rate_interval", MIN_RATE_INTERVAL_S, MAX_RATE_INTERVAL_S, DEFAULT_RATE_INTERVAL_S,
+                               "Range of each rate"),
+            query_time_parameter("End of the chart in unix seconds (default now)."),
+            OpenApiParameter("by", OpenApiTypes.STR, enum=["", *GROUP_BY_CHOICES],
+                             description="Split the series by this label (empty: no split)."),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, **_PATH_ERRORS},
     )
     def get(self, request: Request, namespace: str, kinds: str, name: str) -> Response:
         check_namespace(namespace)
@@ -202,7 +245,13 @@ class HealthView(APIView):
     @extend_schema(
         operation_id="metrics_health",
         summary="Health of every service, workload or app",
-        responses={200: OpenApiTypes.OBJECT},
+        parameters=[
+            NAMESPACES,
+            OpenApiParameter("kind", OpenApiTypes.STR, enum=[k.value for k in Kind],
+                             description="What to assess (default service)."),
+            *_WINDOW_PARAMETERS,
+        ],
+        responses={200: OpenApiTypes.OBJECT, **PROMETHEUS_ERRORS},
     )
     def get(self, request: Request) -> Response:
         namespaces, kind, window_s, query_time = parse_health_request(request.query_params.dict())
@@ -228,7 +277,8 @@ class OverviewView(APIView):
     @extend_schema(
         operation_id="metrics_overview",
         summary="Namespaces with health and inbound traffic",
-        responses={200: OpenApiTypes.OBJECT},
+        parameters=_WINDOW_PARAMETERS,
+        responses={200: OpenApiTypes.OBJECT, **PROMETHEUS_ERRORS},
     )
     def get(self, request: Request) -> Response:
         window_s, query_time = parse_window_request(request.query_params.dict())

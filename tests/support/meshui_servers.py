@@ -33,10 +33,12 @@ COMMAND_TIMEOUT_S = 120
 
 @dataclass(frozen=True)
 class MeshuiServers:
-    """The running servers' base URLs (``http://127.0.0.1:<port>``) and the operator's token."""
+    """The running servers' base URLs (``http://127.0.0.1:<port>``), the operator's token and, when
+    asked for, a viewer's."""
 
     urls: list[str]
     token: str
+    viewer_token: str | None = None
 
 
 def free_port() -> int:
@@ -87,9 +89,12 @@ def _wait_listening(port: int, process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def meshui_servers(workdir: Path, count: int, *, username: str, **settings: str) -> Iterator[MeshuiServers]:
+def meshui_servers(
+    workdir: Path, count: int, *, username: str, viewer: str | None = None, **settings: str
+) -> Iterator[MeshuiServers]:
     """``count`` daphne processes with ``settings`` (``DATABASE_URL``, ``MESHUI_*``) over a data
-    directory in ``workdir``, a migrated database and an API token of the operator ``username``.
+    directory in ``workdir``, a migrated database and an API token of the operator ``username``
+    (and of the viewer ``viewer`` when given).
 
     The environment is this one without its ``MESHUI_*`` and ``DATABASE_URL``: only ``settings``
     choose. Raises ``RuntimeError`` when set-up fails or a server does not listen in time.
@@ -99,6 +104,9 @@ def meshui_servers(workdir: Path, count: int, *, username: str, **settings: str)
                MESHUI_SECRET_KEY=secrets.token_hex(24), PYTHONPATH=str(REPO), **settings)  # fmt: skip
     _manage(env, "migrate", "--noinput")
     token = _manage(env, "create_api_token", username, "--role", "operator", "--name", "servers").split()[-1]
+    viewer_token = None
+    if viewer is not None:
+        viewer_token = _manage(env, "create_api_token", viewer, "--role", "viewer", "--name", "servers").split()[-1]
     ports = [free_port() for _ in range(count)]
     processes = [
         subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
@@ -109,7 +117,7 @@ def meshui_servers(workdir: Path, count: int, *, username: str, **settings: str)
     try:
         for port, process in zip(ports, processes, strict=True):
             _wait_listening(port, process)
-        yield MeshuiServers([f"http://127.0.0.1:{port}" for port in ports], token)
+        yield MeshuiServers([f"http://127.0.0.1:{port}" for port in ports], token, viewer_token)
     finally:
         for process in processes:
             stop(process)

@@ -10,14 +10,33 @@ from rest_framework import serializers
 
 from topology.graph.types import GraphType
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
+# Patterns are written once, in the dialect OpenAPI documents (ECMA-262: ``$`` is the end, ``\d``
+# is ASCII); ``python_regex`` compiles them so Python means the same (its ``$`` also matches
+# before a final newline, its ``\d`` matches every script's digits).
+DNS1123_LABEL_BODY = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+DNS1123_LABEL_PATTERN = rf"^{DNS1123_LABEL_BODY}$"
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+DURATION_PATTERN = rf"^([0-9]+({'|'.join(_UNIT_SECONDS)}))+$"
+_DURATION_PART = re.compile(rf"([0-9]+)({'|'.join(_UNIT_SECONDS)})")
+MAX_NAMESPACES = 200
+_NAMESPACE_ITEM = rf" *({DNS1123_LABEL_BODY})? *"
+# Comma-separated names, blanks around them and empty items allowed, at most 200 items.
+NAMESPACE_LIST_PATTERN = rf"^{_NAMESPACE_ITEM}(,{_NAMESPACE_ITEM}){{0,{MAX_NAMESPACES - 1}}}$"
 
 MIN_WINDOW_S = 60
 MAX_WINDOW_S = 7 * 86400
+MIN_QUERY_TIME = 946684800  # 2000-01-01
 # A query_time a little in the future is clock skew; far in the future is a mistake.
 MAX_FUTURE_SKEW_S = 300
+
+
+def python_regex(pattern: str) -> re.Pattern[str]:
+    """``pattern`` (an OpenAPI ``^…$`` pattern) compiled for Python: ASCII digits, ``$`` only at the end."""
+    return re.compile(pattern.removesuffix("$") + r"\Z" if pattern.endswith("$") else pattern, re.ASCII)
+
+
+DNS1123_LABEL = python_regex(DNS1123_LABEL_PATTERN)
+_DURATION = python_regex(DURATION_PATTERN)
 
 
 def parse_duration_s(text: str) -> float:
@@ -25,7 +44,7 @@ def parse_duration_s(text: str) -> float:
 
     Raises ``ValueError`` when ``text`` is not a Prometheus duration.
     """
-    if not text or _DURATION_PART.sub("", text) != "":
+    if not _DURATION.match(text):
         raise ValueError(f"{text!r} is not a duration such as 30s, 5m, 1h or 7d")
     return sum(int(n) * _UNIT_SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
 
@@ -41,6 +60,9 @@ def format_duration(seconds: int) -> str:
 class WindowField(serializers.CharField):
     """A Prometheus duration between 1m and 7d, returned as whole seconds."""
 
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(trim_whitespace=False, **kwargs)  # " 5m" is no duration (DURATION_PATTERN)
+
     def to_internal_value(self, data: object) -> int:
         text = super().to_internal_value(data)
         try:
@@ -55,20 +77,25 @@ class WindowField(serializers.CharField):
 
 
 class NamespaceListField(serializers.CharField):
-    """A comma-separated list of Kubernetes namespace names (DNS-1123 labels)."""
+    """A comma-separated list of Kubernetes namespace names (DNS-1123 labels): exactly what
+    ``NAMESPACE_LIST_PATTERN`` says (tests/unit/meshui/test_meshui_openapi.py compares them)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        # Blanks around names are spaces only: the documented pattern says exactly what passes.
+        super().__init__(trim_whitespace=False, **kwargs)
 
     def to_internal_value(self, data: object) -> frozenset[str] | None:
         text = super().to_internal_value(data)
-        names = [part.strip() for part in text.split(",") if part.strip()]
-        if len(names) > 200:
-            raise serializers.ValidationError("at most 200 namespaces")
-        for name in names:
-            if not DNS1123_LABEL.match(name):
+        items = text.split(",")
+        if len(items) > MAX_NAMESPACES:
+            raise serializers.ValidationError(f"at most {MAX_NAMESPACES} namespaces")
+        for item in items:
+            if item.strip(" ") and not DNS1123_LABEL.match(item.strip(" ")):
                 raise serializers.ValidationError(
-                    f"{name[:80]!r} is not a valid namespace name (lower-case letters, digits and '-',"
+                    f"{item[:80]!r} is not a valid namespace name (lower-case letters, digits and '-',"
                     " at most 63 characters)"
                 )
-        return frozenset(names) or None
+        return frozenset(item.strip(" ") for item in items if item.strip(" ")) or None
 
 
 class QueryTimeField(serializers.FloatField):
@@ -76,7 +103,7 @@ class QueryTimeField(serializers.FloatField):
 
     def to_internal_value(self, data: object) -> float:
         value = super().to_internal_value(data)
-        if value != value or value < 946684800:
+        if value != value or value < MIN_QUERY_TIME:
             raise serializers.ValidationError("must be unix seconds after the year 2000")
         if value > time.time() + MAX_FUTURE_SKEW_S:
             raise serializers.ValidationError("is in the future")

@@ -14,16 +14,8 @@ from rest_framework.views import APIView
 
 from topology import service
 from topology.api.params import parse_graph_request, parse_window_request
-
-_WINDOW = OpenApiParameter(
-    "window", OpenApiTypes.STR, description="Rate range, a Prometheus duration from 1m to 7d (default 5m)."
-)
-_QUERY_TIME = OpenApiParameter(
-    "query_time",
-    OpenApiTypes.NUMBER,
-    description="End of the window in unix seconds (default now). With it, the graph is always read"
-    " from Prometheus for that time, never from the short shared cache.",
-)
+from topology.api.schema import NAMESPACES, PROMETHEUS_ERRORS, QUERY_TIME, WINDOW
+from topology.graph.types import GraphType
 
 _GRAPH_EXAMPLE = {
     "graph_type": "workload",
@@ -74,21 +66,17 @@ class GraphView(APIView):
     @extend_schema(
         operation_id="graph_read",
         summary="The service graph of the mesh over a window",
+        description="Edges into or out of a selected namespace are included with both ends.",
         parameters=[
-            OpenApiParameter(
-                "namespaces",
-                OpenApiTypes.STR,
-                description="Comma-separated namespaces (default: every namespace with traffic)."
-                " Edges into or out of a selected namespace are included with both ends.",
-            ),
+            NAMESPACES,
             OpenApiParameter(
                 "graph_type",
                 OpenApiTypes.STR,
-                enum=["workload", "app", "versioned_app", "service"],
+                enum=[t.value for t in GraphType],
                 description="Node granularity (default workload).",
             ),
-            _WINDOW,
-            _QUERY_TIME,
+            WINDOW,
+            QUERY_TIME,
             OpenApiParameter("include_idle", OpenApiTypes.BOOL, description="Keep edges without traffic."),
             OpenApiParameter(
                 "inject_service_nodes",
@@ -96,7 +84,7 @@ class GraphView(APIView):
                 description="Put a service node between every caller and its destination workloads.",
             ),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, **PROMETHEUS_ERRORS},
         examples=[OpenApiExample("A small graph", value=_GRAPH_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request) -> Response:
@@ -110,8 +98,8 @@ class NamespaceListView(APIView):
     @extend_schema(
         operation_id="namespaces_list",
         summary="Namespaces seen in the mesh's telemetry, with health",
-        parameters=[_WINDOW, _QUERY_TIME],
-        responses={200: OpenApiTypes.OBJECT},
+        parameters=[WINDOW, QUERY_TIME],
+        responses={200: OpenApiTypes.OBJECT, **PROMETHEUS_ERRORS},
         examples=[
             OpenApiExample(
                 "Two namespaces",

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 
 from rest_framework import serializers
 
-from topology.api.params import DNS1123_LABEL, QueryTimeField, WindowField
+from topology.api.params import (
+    DNS1123_LABEL,
+    DNS1123_LABEL_BODY,
+    MAX_WINDOW_S,
+    QueryTimeField,
+    WindowField,
+    python_regex,
+)
 from traces.source import AppRef
 
-TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
+TRACE_ID_PATTERN = r"^[0-9a-fA-F]{1,32}$"
+TRACE_ID = python_regex(TRACE_ID_PATTERN)
+# ``<namespace>/<app>``, both DNS-1123 labels.
+APP_REF_PATTERN = rf"^{DNS1123_LABEL_BODY}/{DNS1123_LABEL_BODY}$"
 DEFAULT_WINDOW_S = 3600
 DEFAULT_LIMIT = 20
+MIN_LIMIT = 1
 MAX_LIMIT = 200
+# A span longer than the longest search window is no filter anyone means (and µs must stay an int).
+MAX_MIN_DURATION_MS = MAX_WINDOW_S * 1000
 
 
 def _name(value: str, what: str) -> str:
@@ -69,8 +81,10 @@ class TraceSearchSerializer(_Strict):
 
     window = WindowField(required=False, default=DEFAULT_WINDOW_S)
     query_time = QueryTimeField(required=False, default=None, allow_null=True)
-    limit = serializers.IntegerField(required=False, default=DEFAULT_LIMIT, min_value=1, max_value=MAX_LIMIT)
-    min_duration_ms = serializers.FloatField(required=False, default=None, allow_null=True, min_value=0)
+    limit = serializers.IntegerField(required=False, default=DEFAULT_LIMIT, min_value=MIN_LIMIT, max_value=MAX_LIMIT)
+    min_duration_ms = serializers.FloatField(
+        required=False, default=None, allow_null=True, min_value=0, max_value=MAX_MIN_DURATION_MS
+    )
     errors_only = serializers.BooleanField(required=False, default=False)
 
 

@@ -14,23 +14,56 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import sources
-from traces.api.params import parse_edge_search, parse_path_app, parse_trace_search, validate_trace_id
+from meshui.openapi import (
+    BAD_PARAMETER,
+    DATABASE_UNAVAILABLE,
+    FORBIDDEN,
+    NO_ENDPOINT,
+    NOT_AUTHENTICATED,
+    error_response,
+)
+from topology.api.schema import dns_label_parameter, query_time_parameter, window_parameter
+from traces.api.params import (
+    APP_REF_PATTERN,
+    DEFAULT_LIMIT,
+    DEFAULT_WINDOW_S,
+    MAX_LIMIT,
+    MAX_MIN_DURATION_MS,
+    MIN_LIMIT,
+    TRACE_ID_PATTERN,
+    parse_edge_search,
+    parse_path_app,
+    parse_trace_search,
+    validate_trace_id,
+)
 from traces.source import edge_traces, service_traces
 from traces.wire import summary_to_wire, trace_to_wire
 
 _SEARCH_PARAMETERS = [
-    OpenApiParameter("window", OpenApiTypes.STR, description="How far back from query_time, 1m to 7d (default 1h)."),
-    OpenApiParameter("query_time", OpenApiTypes.NUMBER, description="End of the range, unix seconds (default now)."),
-    OpenApiParameter("limit", OpenApiTypes.INT, description="Most traces returned, 1 to 200 (default 20)."),
+    window_parameter(DEFAULT_WINDOW_S, "How far back from query_time"),
+    query_time_parameter("End of the range, unix seconds (default now)."),
     OpenApiParameter(
-        "min_duration_ms", OpenApiTypes.NUMBER, description="Only traces with a span of the service this long."
+        "limit",
+        {"type": "integer", "minimum": MIN_LIMIT, "maximum": MAX_LIMIT},
+        description=f"Most traces returned, {MIN_LIMIT} to {MAX_LIMIT} (default {DEFAULT_LIMIT}).",
+    ),
+    OpenApiParameter(
+        "min_duration_ms",
+        {"type": "number", "minimum": 0, "maximum": MAX_MIN_DURATION_MS},
+        description="Only traces with a span of the service this long (at most the longest window).",
     ),
     OpenApiParameter("errors_only", OpenApiTypes.BOOL, description="Only traces with an error span."),
 ]
 
-
-def _query(request: Request) -> dict[str, str]:
-    return {key: value for key, value in request.query_params.items() if value != ""}
+_APP_REF = {"type": "string", "pattern": APP_REF_PATTERN}
+_JAEGER_ERRORS = {
+    400: BAD_PARAMETER,
+    401: NOT_AUTHENTICATED,
+    403: FORBIDDEN,
+    502: error_response("Jaeger answered with an error or a body that is not its API's", "jaeger_bad_response"),
+    503: error_response(f"Jaeger is unreachable or not configured, or {DATABASE_UNAVAILABLE}", "jaeger_unavailable"),
+}
+_PATH_ERRORS = {**_JAEGER_ERRORS, 404: NO_ENDPOINT}
 
 
 class ServiceTracesView(APIView):
@@ -39,12 +72,12 @@ class ServiceTracesView(APIView):
     @extend_schema(
         operation_id="service_traces",
         summary="Recent traces through a service, newest first",
-        parameters=_SEARCH_PARAMETERS,
-        responses={200: OpenApiTypes.OBJECT},
+        parameters=[dns_label_parameter("namespace"), dns_label_parameter("service"), *_SEARCH_PARAMETERS],
+        responses={200: OpenApiTypes.OBJECT, **_PATH_ERRORS},
     )
     def get(self, request: Request, namespace: str, service: str) -> Response:
         app = parse_path_app(namespace, service)
-        search = parse_trace_search(_query(request))
+        search = parse_trace_search(request.query_params.dict())
         found = service_traces(
             sources.trace_source(),
             app,
@@ -64,14 +97,14 @@ class EdgeTracesView(APIView):
         operation_id="edge_traces",
         summary="Recent traces in which the source app calls the target app, newest first",
         parameters=[
-            OpenApiParameter("source", OpenApiTypes.STR, required=True, description="<namespace>/<app> of the caller."),
-            OpenApiParameter("target", OpenApiTypes.STR, required=True, description="<namespace>/<app> of the callee."),
+            OpenApiParameter("source", _APP_REF, required=True, description="<namespace>/<app> of the caller."),
+            OpenApiParameter("target", _APP_REF, required=True, description="<namespace>/<app> of the callee."),
             *_SEARCH_PARAMETERS,
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: OpenApiTypes.OBJECT, **_JAEGER_ERRORS},
     )
     def get(self, request: Request) -> Response:
-        source_app, target_app, search = parse_edge_search(_query(request))
+        source_app, target_app, search = parse_edge_search(request.query_params.dict())
         found = edge_traces(
             sources.trace_source(),
             source_app,
@@ -91,7 +124,16 @@ class TraceDetailView(APIView):
     @extend_schema(
         operation_id="trace_read",
         summary="One trace: spans with parents and tags, and the service-to-service calls",
-        responses={200: OpenApiTypes.OBJECT},
+        parameters=[
+            OpenApiParameter("trace_id", {"type": "string", "pattern": TRACE_ID_PATTERN}, OpenApiParameter.PATH,
+                             required=True, description="1 to 32 hexadecimal digits."),
+        ],
+        responses={
+            200: OpenApiTypes.OBJECT,
+            **_JAEGER_ERRORS,
+            404: error_response("no trace with this id (trace_not_found), or a path no endpoint has (not_found)",
+                                "trace_not_found", "trace_id"),
+        },
     )
     def get(self, request: Request, trace_id: str) -> Response:
         trace = sources.trace_source().get_trace(validate_trace_id(trace_id))

@@ -10,8 +10,12 @@ described here.
 from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, inline_serializer
 from rest_framework import serializers
+
+from meshui.openapi import FORBIDDEN, NO_ENDPOINT, NOT_AUTHENTICATED, error_response
+from traffic.api.serializers import CHANGES_DEFAULT_LIMIT, CHANGES_MAX_LIMIT, IF_MATCH_PATTERN
+from traffic.specs import DNS1123_LABEL_PATTERN
 
 # --- the state of one service --------------------------------------------------------------
 
@@ -168,26 +172,12 @@ ISTIO_CONFIG_RESPONSE = inline_serializer(
 
 # --- errors, parameters, headers -----------------------------------------------------------
 
-ERROR_ENVELOPE = inline_serializer(
-    "Error",
-    {"error": inline_serializer("ErrorBody", {
-        "code": serializers.CharField(help_text="stable, e.g. invalid_traffic, stale_version, foreign_owner"),
-        "message": serializers.CharField(help_text="for a person"),
-        "field": serializers.CharField(allow_null=True, help_text="the part of the request at fault, e.g. "
-                                                                  "weights.v3 or fault.abort.percent"),
-        "details": serializers.DictField(required=False),
-    })},
-)  # fmt: skip
-
-
-def _error(description: str, code: str, field: str | None = None) -> OpenApiResponse:
-    example = {"error": {"code": code, "message": description, "field": field}}
-    return OpenApiResponse(ERROR_ENVELOPE, description=description, examples=[OpenApiExample(code, example)])
-
+_error = error_response
 
 READ_ERRORS = {
     400: _error("a bad name or parameter, naming it", "invalid_parameter", "namespace"),
-    401: _error("not signed in and anonymous read is off", "not_authenticated"),
+    401: NOT_AUTHENTICATED,
+    403: FORBIDDEN,
     503: _error("the backend (database, GitOps directory, Kubernetes API server) is unavailable",
                 "kubernetes_unavailable"),
 }  # fmt: skip
@@ -210,7 +200,10 @@ WRITE_ERRORS = {
                 "what the store holds", "backend_write_failed"),
     503: READ_ERRORS[503],
 }  # fmt: skip
+# traffic_read: the read errors, and a path outside the namespace or service pattern.
+SERVICE_READ_ERRORS = {**READ_ERRORS, 404: NO_ENDPOINT}
 REVERT_ERRORS = {
+    400: _error("a bad parameter (force), naming it", "invalid_parameter", "force"),
     **{status: WRITE_ERRORS[status] for status in (401, 403, 502, 503)},
     404: _error("no such change", "not_found"),
     409: _error("the service changed after this change (details.diff: current → the change's before), or "
@@ -218,7 +211,7 @@ REVERT_ERRORS = {
 }  # fmt: skip
 
 IF_MATCH = OpenApiParameter(
-    "If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER,
+    "If-Match", {"type": "string", "pattern": IF_MATCH_PATTERN}, OpenApiParameter.HEADER,
     description='"<version>" as GET gave it in ETag: a stale one is 412 and nothing is written; one that is not a '
     'quoted version (If-Match: garbage) is 400 naming If-Match. Optional unless MESHUI_REQUIRE_IF_MATCH=true (then '
     "428 without it).",
@@ -229,9 +222,19 @@ FORCE = OpenApiParameter("force", OpenApiTypes.BOOL, description="Admins only: w
                          "Rollouts manages the routing, or to a service no telemetry has seen yet.")  # fmt: skip
 ETAG = OpenApiParameter("ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200],
                         description='The state\'s version, quoted: "<version>".')  # fmt: skip
-NAMESPACE_FILTER = OpenApiParameter("namespace", OpenApiTypes.STR, description="Only this namespace (DNS-1123).")
-SERVICE_FILTER = OpenApiParameter("service", OpenApiTypes.STR, description="Only this service (DNS-1123).")
-LIMIT = OpenApiParameter("limit", OpenApiTypes.INT, description="At most this many changes (1-500, default 100).")
+_DNS1123 = {"type": "string", "pattern": DNS1123_LABEL_PATTERN}
+NAMESPACE_FILTER = OpenApiParameter("namespace", _DNS1123, description="Only this namespace (DNS-1123).")
+SERVICE_FILTER = OpenApiParameter("service", _DNS1123, description="Only this service (DNS-1123).")
+LIMIT = OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": CHANGES_MAX_LIMIT},
+                         description=f"At most this many changes (1-{CHANGES_MAX_LIMIT}, default "
+                         f"{CHANGES_DEFAULT_LIMIT}).")  # fmt: skip
+NAMESPACE_PATH = OpenApiParameter("namespace", _DNS1123, OpenApiParameter.PATH, required=True,
+                                  description="The namespace (DNS-1123 label).")  # fmt: skip
+SERVICE_PATH = OpenApiParameter("service", _DNS1123, OpenApiParameter.PATH, required=True,
+                                description="The service (DNS-1123 label).")  # fmt: skip
+SERVICE_PATHS = [NAMESPACE_PATH, SERVICE_PATH]
+CHANGE_ID_PATH = OpenApiParameter("change_id", {"type": "integer", "minimum": 0}, OpenApiParameter.PATH,
+                                  required=True, description="The change's id.")  # fmt: skip
 
 _HEADER_ROUTE = {"routes": [{"match": [{"headers": {"x-group": {"exact": "test"}}}], "weights": {"v3": 100}}]}
 _FAULT_AND_TIMEOUT = {"fault": {"abort": {"http_status": 503, "percent": 5}}, "timeout": "2s"}

@@ -9,9 +9,14 @@ from rest_framework import serializers
 from traffic.specs import DNS1123_LABEL
 
 MAX_BODY_BYTES = 64 * 1024
+CHANGES_DEFAULT_LIMIT = 100
+CHANGES_MAX_LIMIT = 500
 # An entity tag (RFC 9110 section 8.8.3) that is not empty: the quotes make it one, unquoted
 # text is not a version that merely differs (412) but a malformed header (400).
 _ENTITY_TAG = re.compile(r'^(?:W/)?"([\x21\x23-\x7e]+)"$')
+# What parse_if_match accepts, as OpenAPI documents it: blanks (space, tab) around "*" or one tag
+# (a comma would make it a list of tags).
+IF_MATCH_PATTERN = r'^[ \t]*(\*|(W/)?"[!#-+\--~]+")?[ \t]*$'
 
 
 def dns_label(value: str, field: str) -> str:
@@ -37,13 +42,15 @@ class WriteFlagsSerializer(serializers.Serializer):
 
 
 class ChangesQuerySerializer(serializers.Serializer):
-    namespace = serializers.RegexField(DNS1123_LABEL, required=False)
-    service = serializers.RegexField(DNS1123_LABEL, required=False)
-    limit = serializers.IntegerField(required=False, default=100, min_value=1, max_value=500)
+    # Untrimmed: " bookinfo" is no DNS-1123 label, as the documented pattern says.
+    namespace = serializers.RegexField(DNS1123_LABEL, required=False, trim_whitespace=False)
+    service = serializers.RegexField(DNS1123_LABEL, required=False, trim_whitespace=False)
+    limit = serializers.IntegerField(required=False, default=CHANGES_DEFAULT_LIMIT, min_value=1,
+                                     max_value=CHANGES_MAX_LIMIT)  # fmt: skip
 
 
 class IstioConfigQuerySerializer(serializers.Serializer):
-    namespace = serializers.RegexField(DNS1123_LABEL, required=False)
+    namespace = serializers.RegexField(DNS1123_LABEL, required=False, trim_whitespace=False)
 
 
 def parse_if_match(header: str | None) -> str | None:
@@ -52,9 +59,10 @@ def parse_if_match(header: str | None) -> str | None:
     Raises ``ValidationError`` on ``If-Match`` for a list of several tags and for anything that
     is not one quoted, non-empty entity tag (``If-Match: garbage``).
     """
-    if header is None or header.strip() in ("", "*"):
+    # Blanks are HTTP's (space, tab): the documented IF_MATCH_PATTERN says exactly what passes.
+    if header is None or header.strip(" \t") in ("", "*"):
         return None
-    text = header.strip()
+    text = header.strip(" \t")
     if "," in text:
         raise serializers.ValidationError({"If-Match": ["give exactly one version"]})
     tag = _ENTITY_TAG.match(text)

@@ -104,8 +104,8 @@ class ServiceTrafficView(_TrafficView):
     @extend_schema(
         operation_id="traffic_read",
         summary="The traffic routing of a service (ETag = its version)",
-        parameters=[schema.ETAG],
-        responses={200: schema.TrafficStateSerializer, **schema.READ_ERRORS},
+        parameters=[*schema.SERVICE_PATHS, schema.ETAG],
+        responses={200: schema.TrafficStateSerializer, **schema.SERVICE_READ_ERRORS},
     )
     def get(self, request: Request, namespace: str, service: str) -> Response:
         dns_label(namespace, "namespace")
@@ -118,7 +118,7 @@ class ServiceTrafficView(_TrafficView):
         description="Present fields replace that field as a whole, null removes it, absent fields stay. Checks, in "
         "order: authentication and role; If-Match; the body (400 naming the field); the rendered resources against "
         "Istio's CRD schemas and semantic checks. A no-op writes nothing and records no change.",
-        parameters=[schema.IF_MATCH, schema.DRY_RUN, schema.FORCE, schema.ETAG],
+        parameters=[*schema.SERVICE_PATHS, schema.IF_MATCH, schema.DRY_RUN, schema.FORCE, schema.ETAG],
         request=schema.PATCH_REQUEST,
         examples=schema.PATCH_EXAMPLES,
         responses={200: schema.TrafficWriteSerializer, **schema.WRITE_ERRORS},
@@ -145,7 +145,7 @@ class ServiceTrafficView(_TrafficView):
         summary="Remove meshui-managed routing of the service",
         description="meshui's own resources go; hand-written ones lose only the parts meshui manages. The "
         "VirtualService is written before the DestinationRule loses subsets (make before break).",
-        parameters=[schema.IF_MATCH, schema.DRY_RUN, schema.FORCE, schema.ETAG],
+        parameters=[*schema.SERVICE_PATHS, schema.IF_MATCH, schema.DRY_RUN, schema.FORCE, schema.ETAG],
         responses={200: schema.TrafficWriteSerializer, **schema.WRITE_ERRORS},
     )
     def delete(self, request: Request, namespace: str, service: str) -> Response:
@@ -193,7 +193,7 @@ class ChangeRevertView(_TrafficView):
         description="Puts back the resources exactly as they were before the change, only while the service's "
         "version is still the one the change left; the revert is itself a change.",
         request=None,
-        parameters=[schema.FORCE, schema.ETAG],
+        parameters=[schema.CHANGE_ID_PATH, schema.FORCE, schema.ETAG],
         responses={200: schema.TrafficWriteSerializer, **schema.REVERT_ERRORS},
     )
     def post(self, request: Request, change_id: int) -> Response:
