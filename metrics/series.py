@@ -36,6 +36,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from topology.graph.build import build_graph, one_report_per_identity
 from topology.graph.quantile import histogram_quantiles
@@ -393,7 +394,8 @@ def list_items(graph: MeshGraph, telemetry: MeshTelemetry, kind: Kind, namespace
     """The services, workloads or apps of ``namespace`` in an assessed ``graph`` (built from
     ``telemetry`` with the kind's graph type), sorted by name.
 
-    Each item: ``name``, ``health`` and ``health_reason`` (the node's verdict), ``request_rate``
+    Each item: ``name``, ``health`` and ``health_reason`` (the node's verdict), the same per
+    direction (``inbound_health``/``outbound_health`` and their reasons), ``error_origin``, ``request_rate``
     and ``error_rate`` (the sum of its inbound graph edges; ``error_rate`` ``None`` without
     requests), ``latency_ms.p95`` (the merged inbound histogram), ``tcp_bytes_per_s`` and
     ``versions``.
@@ -419,6 +421,7 @@ def list_items(graph: MeshGraph, telemetry: MeshTelemetry, kind: Kind, namespace
                 "name": node.name,
                 "health": verdict.health.value if verdict else Health.UNKNOWN.value,
                 "health_reason": verdict.reason if verdict else None,
+                **direction_fields(graph, node_id),
                 "request_rate": sig4(totals.request_rate),
                 "error_rate": sig4(totals.error_rate),
                 "latency_ms": {"p95": sig4(lat.p95) if lat else None},
@@ -429,6 +432,18 @@ def list_items(graph: MeshGraph, telemetry: MeshTelemetry, kind: Kind, namespace
         )
     items.sort(key=lambda item: (item["name"], item["cluster"] or ""))
     return items
+
+
+def direction_fields(graph: MeshGraph, node_id: str) -> dict[str, Any]:
+    """``inbound_health``, ``outbound_health`` (with their reasons) and ``error_origin`` of a node
+    of an assessed graph."""
+    fields: dict[str, Any] = {}
+    for direction, verdicts in (("inbound", graph.inbound_health), ("outbound", graph.outbound_health)):
+        verdict = verdicts.get(node_id)
+        fields[f"{direction}_health"] = verdict.health.value if verdict else Health.UNKNOWN.value
+        fields[f"{direction}_health_reason"] = verdict.reason if verdict else None
+    fields["error_origin"] = node_id in graph.error_origins
+    return fields
 
 
 def health_items(graph: MeshGraph, kind: Kind) -> list[dict]:
@@ -447,6 +462,7 @@ def health_items(graph: MeshGraph, kind: Kind) -> list[dict]:
                 "name": node.name,
                 "health": health.value,
                 "reason": verdict.reason if verdict else None,
+                **direction_fields(graph, node_id),
             }
         )
     items.sort(key=lambda item: (_HEALTH_RANK[Health(item["health"])], item["namespace"], item["name"]))
@@ -481,6 +497,7 @@ def neighbours(graph: MeshGraph, node_id: str) -> dict[str, list[dict]]:
                 ),
                 "health": verdict.health.value if verdict else Health.UNKNOWN.value,
                 "node_health": node_verdict.health.value if node_verdict else Health.UNKNOWN.value,
+                "error_origin": other_id in graph.error_origins,
             }
         )
     for entries in result.values():

@@ -174,7 +174,9 @@ class EntityDetailView(APIView):
                 "query_time": _query_time(telemetry.query_time),
                 **{
                     key: item[key]
-                    for key in ("health", "health_reason", "request_rate", "error_rate", "latency_ms", "versions")
+                    for key in ("health", "health_reason", "inbound_health", "inbound_health_reason",
+                                "outbound_health", "outbound_health_reason", "error_origin", "request_rate",
+                                "error_rate", "latency_ms", "versions")
                 },
                 "app": node.app,
                 "cluster": node.cluster,

@@ -36,6 +36,12 @@ _GRAPH_EXAMPLE = {
             "is_gateway": False,
             "parent": None,
             "health": "degraded",
+            "health_reason": "inbound 5xx 10.0% > 0% from frontend-v1; errors originate here",
+            "inbound_health": "degraded",
+            "inbound_health_reason": "inbound 5xx 10.0% > 0% from frontend-v1",
+            "outbound_health": "idle",
+            "outbound_health_reason": None,
+            "error_origin": True,
         }
     ],
     "edges": [
@@ -48,6 +54,7 @@ _GRAPH_EXAMPLE = {
             "error_rate": 0.1,
             "client_error_rate": 0.0,
             "responses": {"200": 3.6, "500": 0.4},
+            "grpc_responses": {},
             "flags": {"-": 4.0},
             "latency_ms": {"p50": 118.2, "p95": 442.1, "p99": 612.0, "avg": 150.3},
             "tcp_sent_bytes_per_s": None,
@@ -66,7 +73,13 @@ class GraphView(APIView):
     @extend_schema(
         operation_id="graph_read",
         summary="The service graph of the mesh over a window",
-        description="Edges into or out of a selected namespace are included with both ends.",
+        description="Edges into or out of a selected namespace are included with both ends. Every node carries its "
+        "combined `health` and each direction's, `inbound_health` (what its callers got from it) and "
+        "`outbound_health` (what it got from its callees), with the same five values and a reason each; the combined "
+        "reason names its direction and peer (`outbound 5xx 18.0% ≥ 10% calling ratings-v1; errors originate at "
+        "ratings-v1`). `error_origin` is true where errors start: inbound requests failing while the node's own "
+        "outbound calls are healthy or absent. Every edge carries `responses` (rate per HTTP code) and "
+        "`grpc_responses` (rate per gRPC status; `{}` on non-gRPC edges).",
         parameters=[
             NAMESPACES,
             OpenApiParameter(

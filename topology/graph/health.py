@@ -10,6 +10,14 @@ failing at 10%.
 Rules pick tolerances per namespace, node kind and node-name regex; the first matching rule wins,
 else the defaults apply. An edge is judged with the rule of its target node (the callee owns its
 error budget). ``assess`` returns a new graph whose ``node_health``/``edge_health`` are filled.
+
+Direction (docs/decisions/0022-health-by-direction.md): a node's inbound requests (what its
+callers got from it) and outbound requests (what it got from its callees) are judged apart, and
+the combined verdict's reason names its direction and the peer with the most errors
+(``outbound 5xx 18.3% ≥ 10% calling ratings``). A node whose inbound requests fail while its own
+outbound calls are healthy, or that makes none, is an *error origin*: errors start there. Any
+other unhealthy node's reason names the origins its failing calls lead to
+(``…; errors originate at ratings``).
 """
 
 from __future__ import annotations
@@ -234,14 +242,16 @@ class _Judge:
 
 class _Side:
     """Summed request outcomes (5xx, 4xx, gRPC error, no response) and bytes over the edges on
-    one side of a node."""
+    one side of a node, and the node at the other end of the edge with the most errors."""
 
-    __slots__ = ("bytes", "counts", "rate")
+    __slots__ = ("bytes", "counts", "peer", "peer_errors", "rate")
 
     def __init__(self) -> None:
         self.rate = 0.0
         self.counts = [0.0, 0.0, 0.0, 0.0]
         self.bytes = 0.0
+        self.peer: str | None = None
+        self.peer_errors = 0.0
 
 
 def _side_verdict(side: _Side | None, tolerances: Tolerances, judged: _Judge) -> Verdict | None:
@@ -261,14 +271,57 @@ def _worst(verdicts: list[Verdict]) -> Verdict:
     return max(verdicts, key=lambda verdict: _SEVERITY[verdict.health])
 
 
+_UNHEALTHY = (Health.DEGRADED, Health.FAILING)
+# Origins named in a reason, at most; the graph shows them all (``error_origin``).
+_ORIGINS_NAMED = 3
+
+
+def _directional(verdict: Verdict | None) -> Verdict:
+    """One direction's verdict as the API shows it: idle when nothing went that way."""
+    return verdict if verdict is not None else _IDLE
+
+
+def _named(verdict: Verdict, direction: str, peer: str | None) -> Verdict:
+    """``verdict`` with its reason prefixed by its direction and suffixed by its peer."""
+    if verdict.health not in _UNHEALTHY or verdict.reason is None:
+        return verdict
+    reason = f"{direction} {verdict.reason}"
+    if peer is not None:
+        reason += f" {'calling' if direction == 'outbound' else 'from'} {peer}"
+    return Verdict(verdict.health, reason)
+
+
+def _origins_downstream(start: str, failing_calls: dict[str, list[str]], origins: frozenset[str]) -> list[str]:
+    """The error origins reached from ``start`` along unhealthy edges, nearest first."""
+    found: list[str] = []
+    seen = {start}
+    frontier = [start]
+    while frontier and len(found) < _ORIGINS_NAMED:
+        following = []
+        for node_id in frontier:
+            for target in failing_calls.get(node_id, ()):
+                if target in seen:
+                    continue
+                seen.add(target)
+                if target in origins:
+                    found.append(target)
+                else:
+                    following.append(target)
+        frontier = following
+    return found[:_ORIGINS_NAMED]
+
+
 def assess(graph: MeshGraph, rules: HealthRules) -> MeshGraph:
     """A copy of ``graph`` with ``node_health`` and ``edge_health`` filled for every id.
 
     Edges: requests judged with their target's tolerances; TCP-only edges with bytes are healthy;
     no traffic is idle. Nodes: the worst of inbound requests and, for workload and app nodes,
-    outbound requests; a node whose only traffic cannot be judged this way (e.g. the ``unknown``
-    source, which only sends) is ``unknown``; without traffic ``idle``. App group nodes take the
-    worst of their members.
+    outbound requests (on a tie the outbound side, which explains the inbound one); a node whose
+    only traffic cannot be judged this way (e.g. the ``unknown`` source, which only sends) is
+    ``unknown``; without traffic ``idle``. App group nodes take the worst of their members.
+    ``inbound_health``/``outbound_health``: each side alone (``idle`` when nothing went that way),
+    reasons prefixed ``inbound``/``outbound`` and naming the peer with the most errors.
+    ``error_origins``: nodes whose inbound side is unhealthy while their outbound side is not.
     """
     nodes = graph.nodes
     tolerance_cache: dict[str, Tolerances] = {}
@@ -310,7 +363,8 @@ def assess(graph: MeshGraph, rules: HealthRules) -> MeshGraph:
         else:
             edge_health[edge_id] = _IDLE
         moved = sent + received
-        for sides, node_id in ((inbound, target), (outbound, source)):
+        errors = http_5xx + http_4xx + grpc_error + no_response
+        for sides, node_id, peer in ((inbound, target, source), (outbound, source, target)):
             side = sides.get(node_id)
             if side is None:
                 side = sides[node_id] = _Side()
@@ -321,27 +375,76 @@ def assess(graph: MeshGraph, rules: HealthRules) -> MeshGraph:
             counts[2] += grpc_error
             counts[3] += no_response
             side.bytes += moved
+            if errors > side.peer_errors:
+                side.peer, side.peer_errors = peer, errors
+
+    def peer_name(side: _Side | None) -> str | None:
+        if side is None or side.peer is None:
+            return None
+        peer = nodes.get(side.peer)
+        return peer.name if peer is not None else side.peer
 
     node_health: dict[str, Verdict] = {}
-    members: dict[str, list[Verdict]] = {}
+    inbound_health: dict[str, Verdict] = {}
+    outbound_health: dict[str, Verdict] = {}
+    combined_side: dict[str, str] = {}
+    origins: set[str] = set()
     for node_id, node in nodes.items():
         if node.is_group:
             continue
         tolerances = tolerances_of(node_id)
-        verdicts = [_side_verdict(inbound.get(node_id), tolerances, judged)]
-        if node.kind in (NodeKind.WORKLOAD, NodeKind.APP):
-            verdicts.append(_side_verdict(outbound.get(node_id), tolerances, judged))
-        verdicts = [verdict for verdict in verdicts if verdict is not None]
-        if verdicts:
-            verdict = _worst(verdicts)
-        elif _carries(inbound.get(node_id)) or _carries(outbound.get(node_id)):
+        side_in, side_out = inbound.get(node_id), outbound.get(node_id)
+        verdict_in = _side_verdict(side_in, tolerances, judged)
+        verdict_out = _side_verdict(side_out, tolerances, judged)
+        named_in = _named(_directional(verdict_in), "inbound", peer_name(side_in))
+        named_out = _named(_directional(verdict_out), "outbound", peer_name(side_out))
+        inbound_health[node_id], outbound_health[node_id] = named_in, named_out
+        in_unhealthy = named_in.health in _UNHEALTHY
+        if in_unhealthy and named_out.health not in _UNHEALTHY:
+            origins.add(node_id)
+        # Outbound first: on a tie it is the side that explains the other.
+        candidates = []
+        if node.kind in (NodeKind.WORKLOAD, NodeKind.APP) and verdict_out is not None:
+            candidates.append(("outbound", named_out))
+        if verdict_in is not None:
+            candidates.append(("inbound", named_in))
+        if candidates:
+            direction, verdict = max(candidates, key=lambda pair: _SEVERITY[pair[1].health])
+            combined_side[node_id] = direction
+        elif _carries(side_in) or _carries(side_out):
             verdict = _UNKNOWN
         else:
             verdict = _IDLE
         node_health[node_id] = verdict
-        if node.parent is not None:
-            members.setdefault(node.parent, []).append(verdict)
+
+    error_origins = frozenset(origins)
+    # Where a node's unhealthy calls lead: the origin of its errors, named in its reason.
+    failing_calls: dict[str, list[str]] = {}
+    for edge_id, source, target in zip(edges.ids, edges.sources, edges.targets, strict=True):
+        if edge_health[edge_id].health in _UNHEALTHY:
+            failing_calls.setdefault(source, []).append(target)
+    members: dict[str, list[str]] = {}
     for node_id, node in nodes.items():
         if node.is_group:
-            node_health[node_id] = _worst(members[node_id]) if node_id in members else _IDLE
-    return dataclasses.replace(graph, node_health=node_health, edge_health=edge_health)
+            continue
+        verdict = node_health[node_id]
+        if verdict.health in _UNHEALTHY and verdict.reason is not None:
+            if node_id in error_origins and combined_side.get(node_id) == "inbound":
+                verdict = Verdict(verdict.health, f"{verdict.reason}; errors originate here")
+            else:
+                found = _origins_downstream(node_id, failing_calls, error_origins)
+                if found:
+                    names = ", ".join(nodes[origin].name for origin in found)
+                    verdict = Verdict(verdict.health, f"{verdict.reason}; errors originate at {names}")
+            node_health[node_id] = verdict
+        if node.parent is not None:
+            members.setdefault(node.parent, []).append(node_id)
+    # A box (app group) is as healthy as its worst member, in each direction.
+    for node_id, node in nodes.items():
+        if node.is_group:
+            inside = members.get(node_id, [])
+            for verdicts in (node_health, inbound_health, outbound_health):
+                verdicts[node_id] = _worst([verdicts[member] for member in inside]) if inside else _IDLE
+    return dataclasses.replace(graph, node_health=node_health, edge_health=edge_health,
+                               inbound_health=inbound_health, outbound_health=outbound_health,
+                               error_origins=error_origins)  # fmt: skip

@@ -445,7 +445,9 @@ class MeshGraph:
     """A built graph. ``nodes``/``edges`` are keyed by id; ``namespaces`` = the namespaces in view
     (the selected ones, or every namespace with traffic when none were selected), sorted.
 
-    ``node_health``/``edge_health`` are empty until ``health.assess`` fills them (by id).
+    ``node_health``/``edge_health`` are empty until ``health.assess`` fills them (by id), as are
+    ``inbound_health``/``outbound_health`` (each node's requests in and out, judged apart) and
+    ``error_origins`` (the ids of nodes where errors start rather than pass through).
     """
 
     graph_type: GraphType
@@ -454,3 +456,6 @@ class MeshGraph:
     namespaces: tuple[str, ...]
     node_health: dict[str, Verdict] = field(default_factory=dict)
     edge_health: dict[str, Verdict] = field(default_factory=dict)
+    inbound_health: dict[str, Verdict] = field(default_factory=dict)
+    outbound_health: dict[str, Verdict] = field(default_factory=dict)
+    error_origins: frozenset[str] = frozenset()

@@ -58,8 +58,15 @@ def _outcome_layout(keys: OutcomeKeys) -> tuple[tuple[tuple[str, int], ...], ...
     )
 
 
-def node_to_wire(node: Node, verdict: Verdict) -> dict[str, Any]:
-    """One node of the API document."""
+def node_to_wire(
+    node: Node,
+    verdict: Verdict,
+    inbound: Verdict = _NOT_ASSESSED,
+    outbound: Verdict = _NOT_ASSESSED,
+    error_origin: bool = False,
+) -> dict[str, Any]:
+    """One node of the API document: its combined health, each direction's, and whether errors
+    originate at it."""
     return {
         "id": node.id,
         "kind": node.kind.value,
@@ -75,6 +82,11 @@ def node_to_wire(node: Node, verdict: Verdict) -> dict[str, Any]:
         "parent": node.parent,
         "health": verdict.health.value,
         "health_reason": verdict.reason,
+        "inbound_health": inbound.health.value,
+        "inbound_health_reason": inbound.reason,
+        "outbound_health": outbound.health.value,
+        "outbound_health_reason": outbound.reason,
+        "error_origin": error_origin,
     }
 
 
@@ -160,11 +172,10 @@ def _edges_to_wire(table: EdgeTable, edge_health: dict[str, Verdict]) -> list[di
             "tcp_sent_bytes_per_s": None if absent & NO_TCP else sig4(sent),
             "tcp_received_bytes_per_s": None if absent & NO_TCP else sig4(received),
             "mtls_ratio": None if absent & NO_MTLS else sig4(mtls),
+            "grpc_responses": {key: float(f"{values[start + at]:.4g}") for key, at in grpc_responses},
             "health": verdict.health.value,
             "health_reason": verdict.reason,
         }
-        if grpc_responses:
-            document["grpc_responses"] = {key: float(f"{values[start + at]:.4g}") for key, at in grpc_responses}
         append(document)
     return documents
 
@@ -180,13 +191,15 @@ def graph_to_wire(
     """
     node_health = graph.node_health
     edge_health = graph.edge_health
+    inbound, outbound, origins = graph.inbound_health, graph.outbound_health, graph.error_origins
     return {
         "graph_type": graph.graph_type.value,
         "window_s": window_s,
         "query_time": int(query_time) if float(query_time).is_integer() else query_time,
         "namespaces": list(graph.namespaces),
         "nodes": [
-            node_to_wire(node, node_health.get(node_id, _NOT_ASSESSED))
+            node_to_wire(node, node_health.get(node_id, _NOT_ASSESSED), inbound.get(node_id, _NOT_ASSESSED),
+                         outbound.get(node_id, _NOT_ASSESSED), node_id in origins)
             for node_id, node in sorted(graph.nodes.items())
         ],
         "edges": _edges_to_wire(graph.edges, edge_health),

@@ -202,3 +202,30 @@ def test_without_prometheus_the_graph_comes_from_the_demo_mesh(viewer_client, se
     assert response.status_code == 200
     names = {node["name"] for node in response.json()["nodes"]}
     assert {"productpage-v1", "details-v1", "reviews-v1", "reviews-v2", "reviews-v3", "ratings-v1"} <= names
+
+
+def test_during_the_demos_ratings_incident_health_points_at_ratings(viewer_client, settings, monkeypatch):
+    # given the demo mesh (fixed seed) in the middle of an error incident on bookinfo/ratings
+    from demo.source import DemoTelemetrySource
+
+    settings.PROMETHEUS = {**settings.PROMETHEUS, "URL": ""}
+    demo = DemoTelemetrySource(seed=3)
+    monkeypatch.setattr(sources, "telemetry_source", lambda: demo)
+    incident = next(i for i in demo.simulator.incidents(QUERY_TIME, QUERY_TIME + 3 * 86400)
+                    if i.kind == "errors" and i.service == ("bookinfo", "ratings"))  # fmt: skip
+    middle = (incident.start + incident.end) / 2
+    # when the graph of that minute is read
+    response = viewer_client.get("/api/v1/graph", {"namespaces": "bookinfo", "query_time": str(middle),
+                                                   "window": "60s"})  # fmt: skip
+    nodes = {node["name"]: node for node in response.json()["nodes"]}
+    # then ratings is where the errors originate, and it alone
+    assert [name for name, node in nodes.items() if node["error_origin"]] == ["ratings-v1"]
+    assert nodes["ratings-v1"]["inbound_health"] == "failing"
+    # and the reviews versions that call it fail outbound only, naming ratings
+    for caller in ("reviews-v2", "reviews-v3"):
+        node = nodes[caller]
+        assert (node["health"], node["inbound_health"], node["outbound_health"]) == ("failing", "healthy", "failing")
+        assert node["health_reason"].startswith("outbound 5xx ")
+        assert node["health_reason"].endswith("calling ratings-v1; errors originate at ratings-v1")
+    # and every edge has its gRPC breakdown ({} here: bookinfo speaks HTTP)
+    assert all(edge["grpc_responses"] == {} for edge in response.json()["edges"])

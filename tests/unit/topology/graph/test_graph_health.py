@@ -70,7 +70,9 @@ def test_edge_and_node_health_from_requests() -> None:
     assert health_of(graph, "cart-v1").health == Health.FAILING
     assert health_of(graph, "pay-v1").health == Health.HEALTHY
     # frontend's outbound requests: 12 of 105 failed
-    assert health_of(graph, "frontend-v1") == Verdict(Health.FAILING, "5xx 11.4% ≥ 10%")
+    assert health_of(graph, "frontend-v1") == Verdict(
+        Health.FAILING, "outbound 5xx 11.4% ≥ 10% calling cart-v1; errors originate at cart-v1"
+    )
 
 
 def test_unknown_source_is_unknown_tcp_is_healthy_zero_traffic_is_idle() -> None:
@@ -161,4 +163,59 @@ def test_app_group_takes_the_worst_member() -> None:
     graph = assess(build_graph(telemetry, options), default_health_rules())
     # then
     group = next(n for n in graph.nodes.values() if n.is_group)
-    assert graph.node_health[group.id] == Verdict(Health.FAILING, "5xx 100.0% ≥ 10%")
+    assert graph.node_health[group.id] == Verdict(
+        Health.FAILING, "inbound 5xx 100.0% ≥ 10% from frontend v1; errors originate here"
+    )
+
+
+# --- direction and error origin -------------------------------------------------------------
+REVIEWS = ("bookinfo", "reviews-v2", "reviews", "v2")
+RATINGS = ("bookinfo", "ratings-v1", "ratings", "v1")
+PRODUCT = ("bookinfo", "productpage-v1", "productpage", "v1")
+GATEWAY = ("istio-system", "ingress", "ingress", "latest")
+
+
+def test_a_caller_that_absorbs_its_callees_errors_is_failing_outbound_and_healthy_inbound() -> None:
+    # given reviews answering productpage fine while 20% of its calls to ratings fail
+    graph = assessed(requests=[*both(PRODUCT, REVIEWS, 10.0), *both(REVIEWS, RATINGS, 8.0),
+                               *both(REVIEWS, RATINGS, 2.0, code="503")])  # fmt: skip
+    node = next(i for i, n in graph.nodes.items() if n.name == "reviews-v2")
+    ratings = next(i for i, n in graph.nodes.items() if n.name == "ratings-v1")
+    # then reviews' health blames its outbound calls and names ratings as where errors start
+    assert graph.inbound_health[node] == Verdict(Health.HEALTHY)
+    assert graph.outbound_health[node] == Verdict(Health.FAILING, "outbound 5xx 20.0% ≥ 10% calling ratings-v1")
+    assert graph.node_health[node] == Verdict(
+        Health.FAILING, "outbound 5xx 20.0% ≥ 10% calling ratings-v1; errors originate at ratings-v1"
+    )
+    # and ratings, which fails and calls nobody, is the origin; reviews is not
+    assert graph.error_origins == frozenset({ratings})
+    assert graph.inbound_health[ratings] == Verdict(Health.FAILING, "inbound 5xx 20.0% ≥ 10% from reviews-v2")
+    assert graph.outbound_health[ratings] == Verdict(Health.IDLE)
+    assert graph.node_health[ratings].reason.endswith("; errors originate here")
+
+
+def test_the_origin_two_hops_down_is_named_by_every_caller_on_the_failing_path() -> None:
+    # given gateway -> productpage -> reviews -> ratings, where ratings fails and the errors
+    # pass all the way up (each caller returns 5xx when its callee does)
+    graph = assessed(requests=[
+        *both(GATEWAY, PRODUCT, 8.0), *both(GATEWAY, PRODUCT, 2.0, code="500"),
+        *both(PRODUCT, REVIEWS, 8.0), *both(PRODUCT, REVIEWS, 2.0, code="500"),
+        *both(REVIEWS, RATINGS, 8.0), *both(REVIEWS, RATINGS, 2.0, code="503"),
+    ])  # fmt: skip
+    by_name = {n.name: i for i, n in graph.nodes.items()}
+    # then only ratings is the origin: the others fail inbound because they fail outbound
+    assert graph.error_origins == frozenset({by_name["ratings-v1"]})
+    for caller in ("productpage-v1", "reviews-v2"):
+        assert graph.inbound_health[by_name[caller]].health == Health.FAILING
+        assert graph.node_health[by_name[caller]].reason.startswith("outbound 5xx 20.0% ≥ 10% calling ")
+        assert graph.node_health[by_name[caller]].reason.endswith("; errors originate at ratings-v1")
+    # and the gateway, which only sends, names it too
+    assert graph.node_health[by_name["ingress"]].reason.endswith("; errors originate at ratings-v1")
+
+
+def test_healthy_and_idle_sides_carry_no_reason_and_a_node_without_traffic_has_no_origin() -> None:
+    graph = assessed(requests=[*both(FRONT, CART1, 5.0)])
+    front = next(i for i, n in graph.nodes.items() if n.name == "frontend-v1")
+    assert graph.inbound_health[front] == Verdict(Health.IDLE)
+    assert graph.outbound_health[front] == Verdict(Health.HEALTHY)
+    assert graph.error_origins == frozenset()

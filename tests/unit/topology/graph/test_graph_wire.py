@@ -27,6 +27,11 @@ NODE_KEYS = {
     "parent",
     "health",
     "health_reason",
+    "inbound_health",
+    "inbound_health_reason",
+    "outbound_health",
+    "outbound_health_reason",
+    "error_origin",
 }
 EDGE_KEYS = {
     "id",
@@ -37,6 +42,7 @@ EDGE_KEYS = {
     "error_rate",
     "client_error_rate",
     "responses",
+    "grpc_responses",
     "flags",
     "latency_ms",
     "tcp_sent_bytes_per_s",
@@ -71,6 +77,8 @@ def test_document_has_the_contract_fields() -> None:
     }
     assert all(set(node) == NODE_KEYS for node in doc["nodes"])
     assert all(set(edge) >= EDGE_KEYS for edge in doc["edges"])
+    # gRPC statuses on gRPC edges only; every other edge says so with {}
+    assert all(edge["grpc_responses"] == {} for edge in doc["edges"] if edge["protocol"] != "grpc")
     assert json.loads(json.dumps(doc)) == doc
 
 
