@@ -270,3 +270,43 @@ def test_keyboard_shortcuts_find_fit_and_refresh(graph_server, page: Page):
     # when "r" is pressed, the graph is read again
     with page.expect_request(re.compile(r"/api/v1/graph\?.*query_time=")):
         page.keyboard.press("r")
+
+
+def click_node(page: Page, node_id: str) -> None:
+    """Click the centre of a node where the canvas draws it."""
+    point = page.evaluate(f"window.meshuiGraph.cy.getElementById({node_id!r}).renderedPosition()")
+    box = page.get_by_test_id("graph-canvas").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_error_origin_is_marked_found_and_explained(graph_server, browser, scheme):
+    # given the known mesh at the data's end, and where the API says errors originate
+    expected = api_graph(graph_server, HISTORICAL)
+    origins = [n for n in expected["nodes"] if n["error_origin"]]
+    assert origins, "the known mesh has failing requests: some node must be where they start"
+    context = browser.new_context(color_scheme=scheme, viewport={"width": 1024, "height": 700})
+    page = context.new_page()
+    try:
+        open_graph(page, graph_server, HISTORICAL)
+        # then each origin carries the ⚑ ORIGIN badge in its label (not colour alone)
+        for node in origins:
+            label = page.evaluate(f"window.meshuiGraph.cy.getElementById({node['id']!r}).data('label')")
+            assert "⚑ ORIGIN" in label
+        # when the operator finds "origin"
+        page.get_by_test_id("find-input").fill("origin")
+        # then exactly the origins are found
+        expect(page.get_by_test_id("graph-summary")).to_contain_text(f"{len(origins)} found")
+        found = page.evaluate("window.meshuiGraph.cy.elements('.found').map(e => e.id())")
+        assert sorted(found) == sorted(n["id"] for n in origins)
+        # when an origin is clicked, its panel says so and shows each direction's health
+        origin = origins[0]
+        click_node(page, origin["id"])
+        expect(page.get_by_test_id("panel-origin")).to_be_visible()
+        expect(page.get_by_test_id("panel-inbound-health")).to_have_text(origin["inbound_health"])
+        expect(page.get_by_test_id("panel-outbound-health")).to_have_text(origin["outbound_health"])
+        expect(page.get_by_test_id("panel-health-reason")).to_contain_text("errors originate here")
+        screenshot(page, f"graph-error-origin-{scheme}-1024")
+    finally:
+        context.close()

@@ -53,6 +53,7 @@ export function webglAvailable() {
  */
 function nodeLabel(node, routing = "") {
   const badges = [];
+  if (node.error_origin) badges.push("⚑ ORIGIN");
   if (node.is_gateway) badges.push("GW");
   if (node.kind === "unknown" && node.name !== "unknown") badges.push("UNKNOWN");
   if (node.kind === "external") badges.push("EXT");
@@ -85,6 +86,8 @@ function stylesheet(p, large) {
     { selector: "node[health = 'failing']", style: { "border-style": "double", "border-width": 5, "border-color": "#7d2a00" } },
     { selector: "node[health = 'idle']", style: { "border-style": "dotted", "background-opacity": 0.35 } },
     { selector: "node[?gateway]", style: { width: 38, height: 38 } },
+    // Where errors start: a ring around the node besides the ⚑ ORIGIN badge (shape, not colour).
+    { selector: "node[?origin]", style: { "outline-width": 4, "outline-color": p.text, "outline-offset": 3, "outline-style": "solid" } },
     // Wide enough for "namespace · v1:34 v2:33 v3:33 · ⚡" on one line (a wrap would add a line).
     { selector: "node[?routed]", style: { "text-max-width": 240 } },
     { selector: "node[?group]", style: {
@@ -175,6 +178,7 @@ export class GraphCanvas {
     return {
       id: node.id, label: nodeLabel(node, badges), routed: Boolean(badges), health: node.health, shape: SHAPE[node.kind] ?? "ellipse",
       color: this.palette[node.health] ?? this.palette.unknown, gateway: Boolean(node.is_gateway),
+      origin: Boolean(node.error_origin),
       group: Boolean(node.is_group), ns: node.namespace ?? "", ...(node.parent ? { parent: node.parent } : {}),
     };
   }

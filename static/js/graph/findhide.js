@@ -5,7 +5,7 @@
 //   andExpr    := unary (("and" | "&&") unary)*
 //   unary      := ("!" | "not") unary | "(" expr ")" | comparison | flag
 //   comparison := field op value          op: = != > >= < <= ~ (contains)
-//   flag       := healthy | degraded | failing | idle | gateway | unknown | external | mtls
+//   flag       := healthy | degraded | failing | idle | gateway | unknown | external | mtls | origin
 //
 // Values: numbers with an optional unit (`1%`, `500ms`, `2s`), bare words (`payments`, `v2`)
 // or quoted strings. Percentages apply to share fields (error, mtls); durations to latency
@@ -22,7 +22,7 @@ export const NUMBER_FIELDS = {
 };
 const SHARE_FIELDS = new Set(["error", "client_error", "mtls"]);
 const LATENCY_FIELDS = new Set(["rt", "p50", "p95", "p99"]);
-export const FLAGS = ["healthy", "degraded", "failing", "idle", "gateway", "unknown", "external", "mtls"];
+export const FLAGS = ["healthy", "degraded", "failing", "idle", "gateway", "unknown", "external", "mtls", "origin"];
 const OPERATORS = ["!=", ">=", "<=", "=", ">", "<", "~"];
 const DURATION_UNITS = { ms: 1, s: 1000, m: 60000 };
 
@@ -183,6 +183,8 @@ function compareString(actual, op, expected) {
 function flagValue(name, subject) {
   switch (name) {
     case "gateway": return Boolean(subject.is_gateway);
+    // Where errors start (the API's error_origin): its inbound fails while its own calls do not.
+    case "origin": return Boolean(subject.error_origin);
     case "unknown": case "external": return subject.kind === name;
     case "mtls": return typeof subject.mtls === "number" && subject.mtls >= 1;
     default: return subject.health === name;

@@ -180,6 +180,7 @@ export class GraphModel {
       return {
         namespace: n.namespace, name: n.name, app: n.app, version: n.version, workload: n.workload,
         service: n.service, kind: n.kind, health: n.health, cluster: n.cluster, is_gateway: n.is_gateway,
+        error_origin: n.error_origin,
         rate: t.inRate, error: t.errorShare, client_error: t.clientErrorShare, rt: t.p95, p50: t.p50,
         p95: t.p95, p99: t.p99, tcp: t.inTcp, mtls: t.mtlsShare,
       };

@@ -19,6 +19,13 @@ function rows(pairs) {
     .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join("")}</dl>`;
 }
 
+/** One direction's health for the panel: its badge and, when unhealthy, its reason. */
+function directionHealth(health, reason, testid) {
+  if (!health) return null;
+  const why = reason ? ` <span class="muted">${esc(reason)}</span>` : "";
+  return `<span class="health health-${esc(health)}" data-testid="${testid}">${esc(health)}</span>${why}`;
+}
+
 function healthBadge(health) {
   return `<span class="health health-${esc(health)}" data-testid="panel-health">${esc(health)}</span>`;
 }
@@ -118,7 +125,12 @@ export class SidePanel {
     const t = this.model.nodeTraffic(n.id);
     this.kind.textContent = `${n.kind}${n.is_gateway ? " · gateway" : ""}`;
     this.title.textContent = n.name;
-    this.body.innerHTML = healthBadge(n.health) + (n.health_reason ? ` <span class="muted" data-testid="panel-health-reason">${esc(n.health_reason)}</span>` : "") + rows([
+    this.body.innerHTML = healthBadge(n.health) + (n.health_reason ? ` <span class="muted" data-testid="panel-health-reason">${esc(n.health_reason)}</span>` : "")
+      + (n.error_origin ? `<p class="origin-note" data-testid="panel-origin">⚑ Errors originate here: its inbound requests fail while its own calls do not.</p>` : "")
+      + rows([
+        ["Health in", directionHealth(n.inbound_health, n.inbound_health_reason, "panel-inbound-health")],
+        ["Health out", directionHealth(n.outbound_health, n.outbound_health_reason, "panel-outbound-health")],
+      ]) + rows([
       ["Namespace", esc(n.namespace)], ["App", esc(n.app)], ["Version", esc(n.version)],
       ["Workload", esc(n.workload)], ["Service", esc(n.service)], ["Cluster", esc(n.cluster)],
     ]) + `<h3>Traffic</h3>` + rows([

@@ -121,3 +121,11 @@ test("test_dangling_and_is_reported", () => {
 test("test_field_without_operator_explains_the_form", () => {
   assert.equal(errorOf("rt").message, "'rt' needs an operator and a value, e.g. rt > 1");
 });
+
+test("test_origin_flag_finds_where_errors_start", () => {
+  const origin = { ...paymentsNode, error_origin: true };
+  const caller = { ...paymentsNode, name: "checkout-v1", error_origin: false };
+  assert.equal(matches("origin", origin), true);
+  assert.equal(matches("origin", caller), false);
+  assert.equal(matches("failing and !origin", caller), true);
+});
