@@ -172,3 +172,37 @@ def test_detail_links_to_traces_and_the_traffic_editor(demo_server: MeshuiServer
     expect(page.get_by_test_id("traces-tab")).to_be_visible()
     expect(page.get_by_test_id("tab-traces")).to_have_attribute("aria-selected", "true")
     assert unquote(urlsplit(page.url).fragment) == "traces"
+
+
+def api_json(server: MeshuiServer, path: str) -> dict:
+    with urllib.request.urlopen(f"{server.url}{path}", timeout=30) as response:
+        return json.loads(response.read())
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_caller_whose_calls_fail_opens_on_its_outbound_side(demo_server: MeshuiServer, browser, scheme) -> None:
+    # given the demo's reviews-v2, whose calls to ratings fail while it answers its callers
+    api = api_json(demo_server, "/api/v1/namespaces/bookinfo/workloads/reviews-v2?window=5m")
+    assert api["outbound_health"] in ("degraded", "failing"), api
+    assert api["inbound_health"] == "healthy", api
+    context = browser.new_context(color_scheme=scheme, viewport={"width": 1024, "height": 700})
+    page = context.new_page()
+    try:
+        # when its page opens
+        page.goto(f"{demo_server.url}/namespaces/bookinfo/workloads/reviews-v2")
+        # then it says health in is fine and health out is not, blaming the outbound calls to ratings
+        inbound = page.get_by_test_id("detail-inbound-health")
+        expect(inbound).to_have_attribute("data-health", "healthy", timeout=TIMEOUT_MS)
+        expect(page.get_by_test_id("detail-outbound-health")).to_have_attribute("data-health", api["outbound_health"])
+        expect(page.get_by_test_id("health-reason")).to_contain_text("outbound")
+        expect(page.get_by_test_id("health-reason")).to_contain_text("ratings-v1")
+        # and the charts show the outbound side, where the errors are
+        expect(page.get_by_test_id("dir-outbound")).to_have_attribute("aria-pressed", "true")
+        expect(page.get_by_test_id("detail-origin")).to_be_hidden()
+        screenshot(page, f"detail-outbound-first-{scheme}-1024")
+        # when the operator follows the callee, ratings says errors originate there
+        page.goto(f"{demo_server.url}/namespaces/bookinfo/workloads/ratings-v1")
+        expect(page.get_by_test_id("detail-origin")).to_be_visible(timeout=TIMEOUT_MS)
+        expect(page.get_by_test_id("dir-inbound")).to_have_attribute("aria-pressed", "true")
+    finally:
+        context.close()

@@ -190,7 +190,23 @@ async function loadList() {
 }
 
 // --- detail ---------------------------------------------------------------------------------
-const detail = { direction: "inbound", plots: [] };
+// `chosen`: the operator picked a direction (or the page already opened on the unhealthy one).
+const detail = { direction: "inbound", plots: [], chosen: false };
+const UNHEALTHY = ["degraded", "failing"];
+const SEVERITY = { idle: 0, unknown: 1, healthy: 2, degraded: 3, failing: 4 };
+function setDirection(direction) {
+  detail.direction = direction;
+  for (const b of document.querySelectorAll("[data-direction]")) b.setAttribute("aria-pressed", String(b.dataset.direction === direction));
+}
+/** Open on the unhealthy direction: a caller whose own calls fail shows its outbound charts first. */
+function openOnUnhealthyDirection(d) {
+  if (detail.chosen) return false;
+  detail.chosen = true;
+  const outWorse = UNHEALTHY.includes(d.outbound_health) && SEVERITY[d.outbound_health] > SEVERITY[d.inbound_health];
+  if (!outWorse || detail.direction === "outbound") return false;
+  setDirection("outbound");
+  return true;
+}
 const PALETTE = ["#2f6fdf", "#1e8e4e", "#c53030", "#b7791f", "#805ad5", "#0f8a8a", "#d53f8c", "#4a5568"];
 const CLASS_COLOURS = { "2xx": "#1e8e4e", "3xx": "#2f6fdf", "4xx": "#b7791f", "5xx": "#c53030", "no response": "#6b7280" };
 function labelText(labels) { const v = Object.values(labels); return v.length ? v.join(" ") || "(none)" : "total"; }
@@ -199,8 +215,17 @@ function renderIdentity(d) {
   pill.replaceWith(Object.assign(healthPill(d.health, d.health_reason), { id: "d-health" }));
   document.getElementById("d-health").setAttribute("data-testid", "detail-health");
   document.getElementById("d-reason").textContent = d.health_reason ? `Why: ${d.health_reason}` : d.health === "healthy" ? "All request outcomes are within tolerance." : "";
+  const origin = document.getElementById("d-origin");
+  if (origin) origin.hidden = !d.error_origin;
   const ident = document.getElementById("d-ident");
   ident.replaceChildren();
+  for (const side of ["inbound", "outbound"]) {
+    const health = d[`${side}_health`];
+    if (!health) continue;
+    const reason = d[`${side}_health_reason`];
+    ident.append(el("dt", { text: side === "inbound" ? "Health in" : "Health out" }),
+      el("dd", { "data-testid": `detail-${side}-health`, "data-health": health }, healthPill(health, reason), reason ? el("span", { class: "muted small" }, ` ${reason}`) : ""));
+  }
   const rows = [["Namespace", d.namespace], ["Cluster", d.cluster || "–"], ["App", d.app || "–"],
     ["Versions", d.versions.join(", ") || "–"], ["Requests in", `${fmtRate(d.request_rate)}/s`],
     ["Errors in", fmtPct(d.error_rate)], ["p95 in", fmtMs(d.latency_ms.p95)]];
@@ -473,10 +498,11 @@ function drawChart(container, chart, body) {
   container.append(holder);
   detail.plots.push(new uPlot(opts, data, holder));
 }
+let detailIdentity = null;
 async function loadDetail() {
   const v = view();
   const charts = document.getElementById("charts");
-  const identity = getJSON(`${page.dataset.api}?window=5m`).then(renderIdentity);
+  const identity = getJSON(`${page.dataset.api}?window=5m`).then((d) => { detailIdentity = d; renderIdentity(d); });
   const by = document.getElementById("d-by").value;
   const query = new URLSearchParams({ direction: detail.direction, window: v.window, step: stepFor(v.window), rate_interval: "1m" });
   if (by) query.set("by", by);
@@ -484,6 +510,7 @@ async function loadDetail() {
   for (const plot of detail.plots) plot.destroy();
   detail.plots = [];
   const results = await Promise.allSettled([identity, seriesLoad]);
+  if (results[0].status === "fulfilled" && detailIdentity && openOnUnhealthyDirection(detailIdentity)) return loadDetail();
   charts.replaceChildren();
   for (const chart of CHARTS) {
     if (chart.optional && (results[1].status !== "fulfilled" || !isPresent(chart, results[1].value.series))) continue;
@@ -536,8 +563,8 @@ for (const button of document.querySelectorAll("[data-sort]")) {
 }
 for (const button of document.querySelectorAll("[data-direction]")) {
   button.addEventListener("click", () => {
-    detail.direction = button.dataset.direction;
-    for (const b of document.querySelectorAll("[data-direction]")) b.setAttribute("aria-pressed", String(b === button));
+    detail.chosen = true;
+    setDirection(button.dataset.direction);
     poll(load);
   });
 }
