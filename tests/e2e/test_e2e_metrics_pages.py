@@ -67,7 +67,9 @@ def test_overview_to_list_to_detail(demo_server: MeshuiServer, page: Page) -> No
     expect(page.locator('[data-testid="neighbours-inbound"]')).to_contain_text("productpage")
     expect(page.locator('[data-testid="chart-requests"] .uplot')).to_have_count(1, timeout=TIMEOUT_MS)
     expect(page.locator('[data-testid="chart-latency"] .uplot')).to_have_count(1)
-    expect(page.locator('[data-testid="graph-link"]')).to_have_attribute("href", "/?namespaces=bookinfo&find=reviews")
+    expect(page.locator('[data-testid="graph-link"]')).to_have_attribute(
+        "href", "/?namespaces=bookinfo&graph_type=service&find=reviews"
+    )
     screenshot(page, "metrics-detail-service")
     page.locator('[data-testid="dir-outbound"]').click()
     expect(page.locator('[data-testid="chart-requests"] .uplot')).to_have_count(1, timeout=TIMEOUT_MS)
@@ -206,3 +208,28 @@ def test_a_caller_whose_calls_fail_opens_on_its_outbound_side(demo_server: Meshu
         expect(page.get_by_test_id("dir-inbound")).to_have_attribute("aria-pressed", "true")
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(("kind", "name"), [("services", "reviews"), ("workloads", "reviews-v2")])
+def test_show_in_graph_opens_the_graph_with_that_node_selected(demo_server: MeshuiServer, page: Page, kind, name):
+    # given a detail page
+    page.set_viewport_size({"width": 1024, "height": 700})
+    page.goto(f"{demo_server.url}/namespaces/bookinfo/{kind}/{name}")
+    # when "Show in graph" is followed
+    page.get_by_test_id("graph-link").click()
+    page.wait_for_function("() => window.meshuiGraph && window.meshuiGraph.layoutDone")
+    # then the graph opens without a find error, with that node found, selected and in its panel
+    expect(page.get_by_test_id("panel-title")).to_have_text(name, timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("filter-error")).to_be_hidden()
+    expect(page.get_by_test_id("graph-summary")).to_contain_text("1 found")
+    # and centred in the part of the canvas the panel leaves free (within 40 px, once panned)
+    box = page.get_by_test_id("graph-canvas").bounding_box()
+    panel = page.get_by_test_id("side-panel").bounding_box()
+    free_centre = ((panel["x"] - box["x"]) / 2, box["height"] / 2)
+    page.wait_for_function(
+        """([x, y]) => { const n = window.meshuiGraph.cy.nodes(':selected');
+             if (n.length !== 1) return false; const p = n.renderedPosition();
+             return Math.abs(p.x - x) < 40 && Math.abs(p.y - y) < 40; }""",
+        arg=list(free_centre), timeout=TIMEOUT_MS,
+    )
+    screenshot(page, f"graph-opened-from-{kind}-1024")

@@ -7,6 +7,9 @@
 //   comparison := field op value          op: = != > >= < <= ~ (contains)
 //   flag       := healthy | degraded | failing | idle | gateway | unknown | external | mtls | origin
 //
+// A whole expression that is one bare word (not a field, flag or keyword) or one quoted string
+// is a name: `reviews-v2` means `name = reviews-v2`.
+//
 // Values: numbers with an optional unit (`1%`, `500ms`, `2s`), bare words (`payments`, `v2`)
 // or quoted strings. Percentages apply to share fields (error, mtls); durations to latency
 // fields. Every error says where it is (0-based `position`) and what would have been valid.
@@ -156,10 +159,21 @@ export function parse(text) {
     throw new ExpressionError(`unknown field '${fieldToken.value}'${suggestion(fieldToken.value, known)}`, fieldToken.pos);
   }
 
+  // A bare name on its own (the graph opened from a detail page: `find=reviews-v2`) means
+  // `name = reviews-v2`; within a longer expression an unknown word stays an error.
+  const only = tokens.length === 1 ? tokens[0] : null;
+  if (only && (only.type === "string" || (only.type === "word" && !isKnownWord(only.value)))) {
+    return { type: "compare", field: "name", numeric: false, op: "=", value: only.value.toLowerCase() };
+  }
   const ast = orExpr();
   const rest = peek();
   if (rest) throw new ExpressionError(`unexpected '${rest.value ?? rest.type}' at ${rest.pos + 1}: join conditions with 'and' or 'or'`, rest.pos);
   return ast;
+}
+
+function isKnownWord(word) {
+  const name = word.toLowerCase();
+  return FLAGS.includes(name) || name in STRING_FIELDS || name in NUMBER_FIELDS || ["and", "or", "not"].includes(name);
 }
 
 function compareNumber(actual, op, expected) {

@@ -33,6 +33,9 @@ let filterCounts = { found: 0, hidden: 0 };
 let findTest = null;
 let hideTest = null;
 let hasGraph = false;
+// A page opened with `find` in its URL ("Show in graph" from a detail page) selects and centres
+// the node found, when exactly one is, once its first graph is drawn.
+let selectFoundOnOpen = Boolean(view.find);
 
 const model = new GraphModel();
 const canvas = new GraphCanvas({
@@ -97,8 +100,38 @@ function onSnapshot(graph, meta) {
   const changes = model.applySnapshot(graph, { seq: meta.seq, viewKey: meta.viewKey });
   const drawn = updateCanvas(changes, { fresh: fresh || isStructural(changes) && model.nodes.size === changes.nodes.added.length });
   afterChange(changes);
-  drawn.then(() => { if (findTest || hideTest) applyFilters(); });
+  drawn.then(() => {
+    if (findTest || hideTest) applyFilters();
+    if (selectFoundOnOpen) selectTheOneFound();
+  });
   return drawn;
+}
+
+// The node selected on open stays centred through the layouts of the first updates, until the
+// operator touches the canvas.
+let centredOnOpen = null;
+
+function selectTheOneFound() {
+  selectFoundOnOpen = false;
+  const found = canvas.cy.nodes(".found");
+  if (found.length !== 1) return;
+  select({ group: "nodes", id: found.id() });
+  centredOnOpen = found.id();
+  canvas.cy.one("tapstart", () => { centredOnOpen = null; });
+  requestAnimationFrame(centreOpened);
+}
+
+/** Centre the node selected on open in the part of the canvas the panel leaves free. */
+function centreOpened() {
+  const node = centredOnOpen && canvas.cy.getElementById(centredOnOpen);
+  if (!node || node.empty() || panel.selection?.id !== centredOnOpen) { centredOnOpen = null; return; }
+  const free = canvas.cy.width() - (panelEl.hidden ? 0 : panelEl.offsetWidth);
+  const at = node.renderedPosition();
+  const pan = canvas.cy.pan();
+  // At once, not animated: the page is just opening, and an animation queued before the
+  // renderer's first frames does not run.
+  canvas.cy.stop(true);
+  canvas.cy.pan({ x: pan.x + free / 2 - at.x, y: pan.y + canvas.cy.height() / 2 - at.y });
 }
 
 function onDelta(delta) {
@@ -315,7 +348,7 @@ function updateCanvas(changes, options) {
   const before = canvas.layoutToken;
   const drawn = canvas.update(model, changes, options);
   const layout = canvas.layoutToken;
-  if (layout !== before) drawn.then(() => { if (canvas.layoutToken === layout) revealSelection(); });
+  if (layout !== before) drawn.then(() => { if (canvas.layoutToken === layout) (centredOnOpen ? centreOpened : revealSelection)(); });
   return drawn;
 }
 

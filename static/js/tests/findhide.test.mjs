@@ -129,3 +129,13 @@ test("test_origin_flag_finds_where_errors_start", () => {
   assert.equal(matches("origin", caller), false);
   assert.equal(matches("failing and !origin", caller), true);
 });
+
+test("test_a_bare_name_alone_is_a_name_match", () => {
+  assert.equal(matches("ledger-v2", paymentsNode), true);
+  assert.equal(matches("LEDGER-V2", paymentsNode), true);
+  assert.equal(matches("ledger", paymentsNode), false);
+  assert.equal(matches('"ledger-v2"', paymentsNode), true);
+  // a flag alone stays a flag, and an unknown word inside a longer expression stays an error
+  assert.equal(matches("failing", paymentsNode), true);
+  assert.match(errorOf("ledger-v2 and failing").message, /unknown field or flag 'ledger-v2'/);
+});
