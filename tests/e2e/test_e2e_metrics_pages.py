@@ -232,4 +232,8 @@ def test_show_in_graph_opens_the_graph_with_that_node_selected(demo_server: Mesh
              return Math.abs(p.x - x) < 40 && Math.abs(p.y - y) < 40; }""",
         arg=list(free_centre), timeout=TIMEOUT_MS,
     )
+    # and the panel links back to the detail page it came from
+    links = page.get_by_test_id("panel-links")
+    expect(links.locator(f'a[href="/namespaces/bookinfo/{kind}/{name}"]')).to_have_count(1)
+    expect(links.locator('a[href="/namespaces/bookinfo/services/reviews"]')).to_have_count(1)
     screenshot(page, f"graph-opened-from-{kind}-1024")

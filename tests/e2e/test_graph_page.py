@@ -102,6 +102,10 @@ def test_clicking_an_edge_opens_its_panel(graph_server, page: Page):
     expect(page.get_by_test_id("panel-title")).to_have_text("frontend-v1 → cart-v2")
     expect(page.get_by_test_id("panel-responses")).to_contain_text("503")
     expect(page.get_by_test_id("panel-responses").locator("tr", has_text="503")).to_contain_text("20%")
+    # and it links to the pages of both ends
+    source = page.get_by_test_id("panel-links-source")
+    expect(source.locator('a[href="/namespaces/shop/workloads/frontend-v1"]')).to_have_count(1)
+    expect(page.get_by_test_id("panel-links-target").locator('a[href="/namespaces/shop/workloads/cart-v2"]')).to_have_count(1)
     # and, a historical view having a single point in time, no sparkline yet
     expect(panel.get_by_test_id("spark-pending")).to_be_visible()
     screenshot(page, "graph-edge-panel")

@@ -19,6 +19,23 @@ function rows(pairs) {
     .map(([k, v]) => `<dt>${esc(k)}</dt><dd>${v}</dd>`).join("")}</dl>`;
 }
 
+/** Links to the detail pages of a node: its own, and its service's / app's when it has them. */
+function pageLinks(n) {
+  if (!n || !n.namespace || n.is_group && !n.app) return [];
+  const href = (kinds, name) => `/namespaces/${encodeURIComponent(n.namespace)}/${kinds}/${encodeURIComponent(name)}`;
+  const links = [];
+  if (n.kind === "workload" && n.workload) links.push(["workload", href("workloads", n.workload)]);
+  if (n.service && ["workload", "service", "app"].includes(n.kind)) links.push(["service", href("services", n.service)]);
+  if (n.app && ["workload", "app"].includes(n.kind)) links.push(["app", href("apps", n.app)]);
+  return links;
+}
+
+function linkList(n, testid) {
+  const links = pageLinks(n);
+  if (!links.length) return null;
+  return `<span data-testid="${testid}">${links.map(([label, href]) => `<a href="${esc(href)}">${esc(label)}</a>`).join(" · ")}</span>`;
+}
+
 /** One direction's health for the panel: its badge and, when unhealthy, its reason. */
 function directionHealth(health, reason, testid) {
   if (!health) return null;
@@ -130,6 +147,7 @@ export class SidePanel {
       + rows([
         ["Health in", directionHealth(n.inbound_health, n.inbound_health_reason, "panel-inbound-health")],
         ["Health out", directionHealth(n.outbound_health, n.outbound_health_reason, "panel-outbound-health")],
+        ["Pages", linkList(n, "panel-links")],
       ]) + rows([
       ["Namespace", esc(n.namespace)], ["App", esc(n.app)], ["Version", esc(n.version)],
       ["Workload", esc(n.workload)], ["Service", esc(n.service)], ["Cluster", esc(n.cluster)],
@@ -148,7 +166,12 @@ export class SidePanel {
     this.title.textContent = `${this.nodeName(e.source)} → ${this.nodeName(e.target)}`;
     const tcp = e.tcp_sent_bytes_per_s !== null || e.tcp_received_bytes_per_s !== null;
     const lat = e.latency_ms ?? {};
+    const source = this.model.nodes.get(e.source);
+    const target = this.model.nodes.get(e.target);
     this.body.innerHTML = healthBadge(e.health) + (e.health_reason ? ` <span class="muted">${esc(e.health_reason)}</span>` : "") + rows([
+      [`From ${this.nodeName(e.source)}`, linkList(source, "panel-links-source")],
+      [`To ${this.nodeName(e.target)}`, linkList(target, "panel-links-target")],
+    ]) + rows([
       ["Request rate", e.protocol === "tcp" ? null : formatRate(e.request_rate)],
       ["Errors", e.protocol === "tcp" ? null : formatPercent(e.error_rate)],
       ["4xx", e.protocol === "tcp" ? null : formatPercent(e.client_error_rate)],
