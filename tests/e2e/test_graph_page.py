@@ -121,7 +121,9 @@ def test_find_highlights_and_hide_removes(graph_server, page: Page):
     page.get_by_test_id("find-input").fill("protocol = grpc")
     page.get_by_test_id("hide-input").fill("ns = pay")
     # then the summary counts both, the pay nodes are gone and the view is in the URL
-    expect(page.get_by_test_id("graph-summary")).to_contain_text(f"{len(grpc_edges)} found · {len(pay_nodes)} hidden")
+    expect(page.get_by_test_id("graph-summary")).to_contain_text(
+        f"{len(grpc_edges)} found · {len(pay_nodes)} nodes hidden"
+    )
     assert page.evaluate("window.meshuiGraph.cy.nodes(':visible').length") == len(expected["nodes"]) - len(pay_nodes)
     assert page.evaluate("window.meshuiGraph.cy.elements('.found').map(e => e.id())") == [e["id"] for e in grpc_edges]
     query = parse_qs(urlsplit(page.url).query)
@@ -314,3 +316,18 @@ def test_the_error_origin_is_marked_found_and_explained(graph_server, browser, s
         screenshot(page, f"graph-error-origin-{scheme}-1024")
     finally:
         context.close()
+
+
+def test_a_grpc_edge_panel_breaks_its_statuses_down(graph_server, page: Page):
+    # given the known mesh's gRPC edge and its statuses as the API gives them
+    edge = next(e for e in api_graph(graph_server, HISTORICAL)["edges"] if e["protocol"] == "grpc")
+    assert edge["grpc_responses"], edge
+    open_graph(page, graph_server, HISTORICAL)
+    # when it is clicked
+    click_edge(page, edge["id"])
+    # then the panel lists every gRPC status beside the HTTP codes
+    table = page.get_by_test_id("panel-grpc")
+    expect(table).to_be_visible()
+    for status in edge["grpc_responses"]:
+        expect(table.locator("tr", has_text=status).first).to_be_visible()
+    screenshot(page, "graph-grpc-edge-panel")

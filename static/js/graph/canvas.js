@@ -427,14 +427,19 @@ export class GraphCanvas {
   applyFilters(find, hide) {
     let found = 0;
     let hidden = 0;
-    if (!find && !hide && !this.filtered) return { found, hidden };
+    let hiddenNodes = 0;
+    if (!find && !hide && !this.filtered) return { found, hidden, hiddenNodes, hiddenEdges: 0 };
     this.filtered = Boolean(find || hide);
     this.cy.batch(() => {
       this.cy.elements(".dim, .found, .filtered").removeClass("dim found filtered");
       if (hide) {
         this.cy.elements().forEach((el) => {
           if (el.isNode() && el.data("group")) return;
-          if (hide(el.isNode() ? "nodes" : "edges", el.id())) { el.addClass("filtered"); hidden += 1; }
+          if (hide(el.isNode() ? "nodes" : "edges", el.id())) {
+            el.addClass("filtered");
+            hidden += 1;
+            if (el.isNode()) hiddenNodes += 1;
+          }
         });
       }
       if (find) {
@@ -444,7 +449,7 @@ export class GraphCanvas {
         });
       }
     });
-    return { found, hidden };
+    return { found, hidden, hiddenNodes, hiddenEdges: hidden - hiddenNodes };
   }
 
   fit() {

@@ -159,6 +159,13 @@ function onError(error) {
   setLive("stale", error.message);
 }
 
+/** "3 nodes", "1 edge", "3 nodes, 1 edge" or "0": what a hide expression removed. */
+function hiddenText({ hiddenNodes = 0, hiddenEdges = 0 }) {
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const parts = [hiddenNodes ? plural(hiddenNodes, "node") : "", hiddenEdges ? plural(hiddenEdges, "edge") : ""].filter(Boolean);
+  return parts.length ? parts.join(", ") : "nothing";
+}
+
 function setLive(state, message, ageS) {
   const text = {
     live: "live", stale: "stale", upstream_down: "stale", reconnecting: "reconnecting", connecting: "connecting",
@@ -184,7 +191,7 @@ function renderSummary() {
   if (view.queryTime !== null) parts.push(`at ${new Date(view.queryTime * 1000).toISOString().replace(".000Z", "Z")}`);
   else if (lastUpdateMs !== null) parts.push(`updated ${formatAge((Date.now() - lastUpdateMs) / 1000)}`);
   if (findTest) parts.push(`${filterCounts.found} found`);
-  if (hideTest) parts.push(`${filterCounts.hidden} hidden`);
+  if (hideTest) parts.push(`${hiddenText(filterCounts)} hidden`);
   const readText = READ_MODES[model.readMode];
   if (readText) parts.push(readText);
   summaryEl.textContent = parts.join(" · ");

@@ -180,6 +180,7 @@ export class SidePanel {
       ["TCP sent / received", tcp ? `${formatBytesRate(e.tcp_sent_bytes_per_s)} / ${formatBytesRate(e.tcp_received_bytes_per_s)}` : null],
       ["mTLS share", e.mtls_ratio == null ? null : formatPercent(e.mtls_ratio)],
     ]) + breakdown("Response codes", e.responses, e.request_rate, "panel-responses")
+      + breakdown("gRPC statuses", e.grpc_responses, e.request_rate, "panel-grpc")
       + breakdown("Envoy response flags", e.flags, e.request_rate, "panel-flags");
   }
 
