@@ -237,3 +237,18 @@ def test_show_in_graph_opens_the_graph_with_that_node_selected(demo_server: Mesh
     expect(links.locator(f'a[href="/namespaces/bookinfo/{kind}/{name}"]')).to_have_count(1)
     expect(links.locator('a[href="/namespaces/bookinfo/services/reviews"]')).to_have_count(1)
     screenshot(page, f"graph-opened-from-{kind}-1024")
+
+
+def test_the_workload_list_says_which_direction_fails_and_where_errors_originate(demo_server, page: Page) -> None:
+    # given the demo's bookinfo workloads, where reviews-v2's calls to ratings fail
+    listed = {i["name"]: i for i in api_json(demo_server, "/api/v1/namespaces/bookinfo/workloads?window=30m")["items"]}
+    assert listed["ratings-v1"]["error_origin"], listed["ratings-v1"]
+    page.set_viewport_size({"width": 1024, "height": 700})
+    page.goto(f"{demo_server.url}/workloads?namespace=bookinfo")
+    # then reviews-v2's row says its outbound side is the unhealthy one, and ratings-v1's that errors start there
+    reviews = page.locator('[data-testid="entity-row"][data-name="reviews-v2"]')
+    expect(reviews.get_by_test_id("row-direction")).to_have_text("outbound", timeout=TIMEOUT_MS)
+    expect(reviews.get_by_test_id("row-origin")).to_have_count(0)
+    ratings = page.locator('[data-testid="entity-row"][data-name="ratings-v1"]')
+    expect(ratings.get_by_test_id("row-origin")).to_be_visible()
+    screenshot(page, "metrics-workloads-origin-1024")

@@ -167,7 +167,7 @@ function renderList() {
   for (const i of items) {
     const href = `/namespaces/${encodeURIComponent(i.namespace)}/${page.dataset.kinds}/${encodeURIComponent(i.name)}`;
     rows.append(el("tr", { "data-testid": "entity-row", "data-name": i.name },
-      el("td", {}, healthPill(i.health, i.health_reason)),
+      el("td", {}, healthPill(i.health, i.health_reason), ...healthHints(i)),
       el("td", { text: i.namespace }),
       el("td", {}, el("a", { href, "data-testid": "entity-link" }, i.name)),
       el("td", { class: "num", text: fmtRate(i.request_rate) }),
@@ -175,6 +175,14 @@ function renderList() {
       el("td", { class: "num", text: fmtMs(i.latency_ms.p95) }),
       el("td", {}, ...i.versions.map((ver) => el("span", { class: "ver" }, ver)))));
   }
+}
+/** Beside a list row's pill: which direction is unhealthy, and ⚑ where errors originate. */
+function healthHints(i) {
+  const hints = [];
+  const sides = ["inbound", "outbound"].filter((side) => UNHEALTHY.includes(i[`${side}_health`]));
+  if (sides.length) hints.push(el("span", { class: "muted small", "data-testid": "row-direction" }, ` ${sides.join(" + ")}`));
+  if (i.error_origin) hints.push(el("span", { class: "origin-mark", title: "Errors originate here: its inbound requests fail while its own calls do not", "data-testid": "row-origin" }, " ⚑ origin"));
+  return hints;
 }
 async function loadList() {
   const v = view();
