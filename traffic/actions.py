@@ -113,18 +113,65 @@ def unified_diff(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[st
     return "".join(difflib.unified_diff(_yaml_of(before), _yaml_of(after), "before", "after"))
 
 
-def _short(value: Any) -> str:
+_STRING_MATCH_WORDS = {"exact": "=", "prefix": "starts with", "regex": "matches"}
+
+
+def _string_match(match: Mapping[str, Any]) -> str:
+    ((kind, text),) = match.items()
+    return f"{_STRING_MATCH_WORDS.get(kind, kind)} {text}"
+
+
+def _condition(match: Mapping[str, Any]) -> str:
+    """One Istio HTTPMatchRequest in words: ``header x-group = test and uri starts with /api``."""
+    words = []
+    for key, value in match.items():
+        if key in ("headers", "queryParams", "withoutHeaders") and isinstance(value, Mapping):
+            noun = {"headers": "header", "queryParams": "query", "withoutHeaders": "no header"}[key]
+            words.extend(f"{noun} {name} {_string_match(m)}" for name, m in value.items())
+        elif key in ("uri", "method", "scheme", "authority") and isinstance(value, Mapping):
+            words.append(f"{key} {_string_match(value)}")
+        else:
+            words.append(f"{key} {json.dumps(value, separators=(',', ':'))}")
+    return " and ".join(words)
+
+
+def _weights(weights: Mapping[str, Any]) -> str:
+    return ", ".join(f"{subset} {weight}" for subset, weight in weights.items())
+
+
+def _short(name: str, value: Any) -> str:
+    """A field of the model in words, as the change list shows it."""
     if value in (None, {}, []):
         return "none"
-    if isinstance(value, dict) and all(isinstance(v, int) for v in value.values()):
-        return ", ".join(f"{k} {v}" for k, v in value.items())
-    return json.dumps(value, separators=(",", ":"))[:80]
+    if name == "weights":
+        return _weights(value)
+    if name == "routes":
+        return "; ".join(f"{' or '.join(_condition(m) for m in route['match'])} → {_weights(route['weights'])}"
+                         for route in value)  # fmt: skip
+    if name == "fault":
+        parts = []
+        if value.get("abort"):
+            parts.append(f"abort {value['abort']['http_status']} for {value['abort']['percent']:g}%")
+        if value.get("delay"):
+            parts.append(f"delay {value['delay']['fixed_delay']} for {value['delay']['percent']:g}%")
+        return " and ".join(parts) or "none"
+    if name == "retries":
+        text = f"{value['attempts']} attempts"
+        if value.get("per_try_timeout"):
+            text += f", {value['per_try_timeout']} each"
+        if value.get("retry_on"):
+            text += f", on {value['retry_on']}"
+        return text
+    if name == "circuit_breaker":
+        return ", ".join(f"{key.replace('_', ' ')} {item}" for key, item in value.items())
+    return str(value)
 
 
 def summarize(before: Mapping[str, Any], after: Mapping[str, Any]) -> str:
-    """``weights: v1 100 → v1 90, v2 10; timeout: none → 2s`` (the fields that changed)."""
+    """``weights: v1 100 → v1 90, v2 10; timeout: none → 2s`` (the fields that changed, in words:
+    ``routes: none → header x-group = test → v3 100``, ``fault: none → abort 503 for 10%``)."""
     parts = [
-        f"{name}: {_short(before.get(name))} → {_short(after.get(name))}"
+        f"{name.replace('_', ' ')}: {_short(name, before.get(name))} → {_short(name, after.get(name))}"
         for name in PATCH_FIELDS if before.get(name) != after.get(name)
     ]  # fmt: skip
     return "; ".join(parts)[:480] or "no change to the model"

@@ -338,3 +338,17 @@ def test_istio_config_lists_resources_with_their_validations(operator):
     assert [(v["code"], v["path"]) for v in resources[0]["validations"]] == [
         ("subset_not_found", "spec/http[0]/route[0]/destination")
     ]
+
+
+def test_change_summaries_are_written_in_words(operator):
+    # given a header route, a fault, retries and a circuit breaker written one after the other
+    patch(operator, {"routes": [{"match": [{"headers": {"x-group": {"exact": "test"}}, "uri": {"prefix": "/api"}}],
+                                 "weights": {"v3": 100}}]})  # fmt: skip
+    patch(operator, {"fault": {"abort": {"http_status": 503, "percent": 10}}, "retries": {"attempts": 3,
+                     "per_try_timeout": "2s"}, "circuit_breaker": {"consecutive_5xx_errors": 5}})  # fmt: skip
+    # then /changes says what they do, not their JSON
+    summaries = [c.summary for c in TrafficChange.objects.order_by("pk")]
+    assert summaries[0] == "routes: none → header x-group = test and uri starts with /api → v3 100"
+    assert summaries[1] == ("fault: none → abort 503 for 10%; retries: none → 3 attempts, 2s each; "
+                            "circuit breaker: none → consecutive 5xx errors 5")  # fmt: skip
+    assert "{" not in "".join(summaries)
