@@ -237,7 +237,9 @@ def _parse_match(value: Any, name: str) -> dict[str, Any]:
             if not isinstance(value[key], dict) or not value[key]:
                 raise SpecError(f"{name}.{key}", "must be a non-empty object of name → string match")
             for header, match in value[key].items():
-                if key != "queryParams" and (not isinstance(header, str) or header != header.lower() or not header):
+                if not isinstance(header, str) or not header.strip():
+                    raise SpecError(f"{name}.{key}", "name the header (an empty name matches nothing)")
+                if key != "queryParams" and header != header.lower():
                     raise SpecError(f"{name}.{key}", f"header name {str(header)[:60]!r} must be lower-case")
                 _parse_string_match(match, f"{name}.{key}.{header}")
     for key in ("uri", "method", "scheme", "authority"):

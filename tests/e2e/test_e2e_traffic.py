@@ -244,3 +244,25 @@ def test_graph_shows_traffic_badges_on_the_reviews_nodes(demo_server: MeshuiServ
     # (the graph pans the selected node out from under the panel: let it come to rest)
     page.wait_for_function("() => !window.meshuiGraph.cy.animated()")
     screenshot(page, "traffic-badges")
+
+
+def test_an_unedited_header_route_routes_nothing(demo_server: MeshuiServer, page: Page) -> None:
+    sign_in(page, demo_server, OPERATOR, "operator")
+    before = session_api(page, demo_server, TRAFFIC)[1]
+    _open_reviews_editor(page, demo_server)
+    # when a header route is added and left as it is
+    page.get_by_test_id("add-route").click()
+    row = page.get_by_test_id("route-row").last
+    # then its fields are empty with examples as placeholders only
+    header, value = row.locator('[data-route="header"]'), row.locator('[data-route="value"]')
+    expect(header).to_have_value("")
+    expect(value).to_have_value("")
+    expect(header).to_have_attribute("placeholder", "header, e.g. x-group")
+    # and reviewing it is refused next to the route, with nothing offered to apply
+    page.get_by_test_id("traffic-review").click()
+    error = page.get_by_test_id("traffic-field-error")
+    expect(error).to_contain_text("name the header", timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("traffic-apply")).to_be_disabled()
+    after = session_api(page, demo_server, TRAFFIC)[1]
+    assert (after["version"], after["routes"]) == (before["version"], before["routes"])
+    screenshot(page, "traffic-editor-empty-route")

@@ -390,9 +390,9 @@ class TrafficEditor {
     const id = `${this.id}-r${i}`;
     const field = `routes[${this.draft.kept.length + i}]`;
     return `<div class="tr-route" data-field="${field}" data-row="${i}" data-testid="route-row">
-      <label for="${id}-h">Header</label><input id="${id}-h" type="text" data-route="header" value="${esc(r.header)}" placeholder="x-group" aria-label="Header name of route ${i + 1}" spellcheck="false"${ro}>
+      <label for="${id}-h">Header</label><input id="${id}-h" type="text" data-route="header" value="${esc(r.header)}" placeholder="header, e.g. x-group" aria-label="Header name of route ${i + 1}" spellcheck="false"${ro}>
       <select data-route="kind" aria-label="Match kind of route ${i + 1}"${ro}>${MATCH_KINDS.map((k) => `<option${k === r.kind ? " selected" : ""}>${k}</option>`).join("")}</select>
-      <input type="text" data-route="value" value="${esc(r.value)}" placeholder="test" aria-label="Header value of route ${i + 1}" spellcheck="false"${ro}>
+      <input type="text" data-route="value" value="${esc(r.value)}" placeholder="value, e.g. test" aria-label="Header value of route ${i + 1}" spellcheck="false"${ro}>
       <span aria-hidden="true">→</span>
       <select data-route="subset" aria-label="Subset of route ${i + 1}"${ro}>${this.draft.subsets.map((n) => `<option${n === r.subset ? " selected" : ""}>${esc(n)}</option>`).join("")}</select>
       <button type="button" class="tr-remove" data-action="remove-route" aria-label="Remove route ${i + 1}"${ro}>×</button>
@@ -435,7 +435,8 @@ class TrafficEditor {
     if (action === "split") d.weights = splitEvenly(d.weights, d.subsets, d.locked);
     else if (action === "promote") d.weights = promote(d.subsets, button.dataset.subset);
     else if (action === "rollback") d.weights = rollBack(d.subsets);
-    else if (action === "add-route") d.rows.push({ header: "x-group", kind: "exact", value: "test", subset: d.subsets[d.subsets.length - 1] });
+    // Empty, with placeholders: an unedited route must not send real traffic anywhere (review refuses it).
+    else if (action === "add-route") d.rows.push({ header: "", kind: "exact", value: "", subset: d.subsets[d.subsets.length - 1] });
     else if (action === "remove-route") d.rows.splice(Number(button.closest("[data-row]").dataset.row), 1);
     else if (action === "review") { this.review(); return; }
     else if (action === "apply") { this.apply(); return; }
