@@ -10,7 +10,8 @@ py=.venv/bin/python
 $py manage.py migrate --noinput -v 0
 $py manage.py collectstatic --noinput -v 0
 if [ -z "${MESHUI_PROMETHEUS_URL:-}" ]; then
-  # An operator account to drive the demo (traffic changes); a new password at every start.
+  # An operator account to drive the demo (traffic changes); its password is kept in the data
+  # directory across restarts (`manage.py demo_operator --reset` makes a new one).
   $py manage.py demo_operator
 fi
 echo "meshui: serving on http://127.0.0.1:${port}/ (anonymous read is on; Ctrl-C stops)"
