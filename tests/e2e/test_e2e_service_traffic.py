@@ -181,6 +181,7 @@ def test_changes_page_names_the_revert_and_shows_a_refused_revert_inline(demo_se
     screenshot(page, "traffic-changes-reverted-by")
     # when it is tried, then the API's 409 is shown inline with what changed since, and nothing is written
     older.get_by_test_id("revert").click()
+    older.get_by_test_id("revert-confirm").click()
     result = older.get_by_test_id("revert-result")
     expect(result).to_contain_text("Not reverted: the routing changed since this change", timeout=TIMEOUT_MS)
     expect(result.get_by_test_id("traffic-diff")).to_contain_text("timeout: 5s")

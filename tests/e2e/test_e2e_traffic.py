@@ -135,6 +135,13 @@ def test_shift_weights_graph_follows_and_revert_from_changes(demo_server: Meshui
     expect(change.get_by_test_id("change-diff")).to_contain_text("subset: v1")
     screenshot(page, "traffic-changes")
     change.get_by_test_id("revert").click()
+    # then it first shows what the revert will write (the change turned around) and waits for a confirmation
+    preview = change.get_by_test_id("revert-preview")
+    expect(preview.locator(".diff-del", has_text="subset: v1").first).to_be_visible()
+    expect(preview).to_contain_text("--- now")
+    assert session_api(page, demo_server, TRAFFIC)[1]["weights"], "nothing is written before the confirmation"
+    screenshot(page, "traffic-changes-revert-preview")
+    change.get_by_test_id("revert-confirm").click()
     # then the revert is itself a change, the original shows as reverted and the routing is gone
     newest = page.get_by_test_id("change").first
     expect(newest.get_by_test_id("change-summary")).to_contain_text("revert", timeout=TIMEOUT_MS)
