@@ -189,3 +189,33 @@ def test_changes_page_names_the_revert_and_shows_a_refused_revert_inline(demo_se
     assert (status, state["timeout"]) == (200, "5s")
     result.scroll_into_view_if_needed()
     screenshot(page, "traffic-changes-conflict")
+
+
+def test_typed_weights_are_kept_as_typed_and_a_wrong_total_is_refused(demo_server: MeshuiServer, page: Page) -> None:
+    page.set_viewport_size({"width": 1024, "height": 700})
+    sign_in(page, demo_server, OPERATOR, "operator")
+    page.goto(f"{demo_server.url}{SERVICE_PAGE}")
+    page.get_by_test_id("traffic-tab-link").click()
+    page.get_by_test_id("weights-on").check()
+    # when the operator types v1 = 50, v2 = 50, v3 = 0 (from an even split)
+    for subset, weight in (("v1", "50"), ("v2", "50"), ("v3", "0")):
+        box = page.get_by_test_id(f"weight-input-{subset}")
+        box.fill(weight)
+        box.press("Tab")
+    # then the boxes hold exactly what was typed, summing to 100
+    for subset, weight in (("v1", "50"), ("v2", "50"), ("v3", "0")):
+        expect(page.get_by_test_id(f"weight-input-{subset}")).to_have_value(weight)
+    expect(page.get_by_test_id("weights-total")).to_have_text("Total 100%")
+    # when v1 is typed up to 60, the total says what is wrong and a review is refused before any request
+    page.get_by_test_id("weight-input-v1").fill("60")
+    page.get_by_test_id("weight-input-v1").press("Tab")
+    expect(page.get_by_test_id("weights-total")).to_have_text("Total 110%: the weights must sum to 100%")
+    page.get_by_test_id("traffic-review").click()
+    expect(page.get_by_test_id("traffic-status")).to_contain_text("Rebalance to 100%")
+    expect(page.get_by_test_id("traffic-apply")).to_be_disabled()
+    screenshot(page, "traffic-weights-wrong-total-1024")
+    # when asked to rebalance, the typed proportions are kept and the total is 100
+    page.get_by_test_id("rebalance").click()
+    expect(page.get_by_test_id("weight-input-v1")).to_have_value("55")
+    expect(page.get_by_test_id("weight-input-v2")).to_have_value("45")
+    expect(page.get_by_test_id("weights-total")).to_have_text("Total 100%")

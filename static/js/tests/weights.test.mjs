@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { apportion, compact, normalize, promote, rollBack, setWeight, sortSubsets, splitEvenly, total } from "../traffic/weights.js";
+import { apportion, compact, normalize, promote, rebalance, rollBack, setWeight, sortSubsets, splitEvenly, total } from "../traffic/weights.js";
 
 const S = ["v1", "v2", "v3"];
 
@@ -68,4 +68,13 @@ test("test_promote_and_roll_back_send_everything_to_one_subset", () => {
 test("test_compact_drops_zero_weights_and_sort_orders_versions_naturally", () => {
   assert.deepEqual(compact({ v1: 100, v2: 0, v3: 0 }), { v1: 100 });
   assert.deepEqual(sortSubsets(["v10", "v2", "v1"]), ["v1", "v2", "v10"]);
+});
+
+test("test_rebalance_scales_the_typed_weights_to_100_keeping_locked_ones", () => {
+  // typed 60/50/0: scaled in proportion
+  assert.deepEqual(rebalance({ v1: 60, v2: 50, v3: 0 }, S), { v1: 55, v2: 45, v3: 0 });
+  // v3 locked at 20: v1 and v2 share the 80 left in proportion to 60/50
+  assert.deepEqual(rebalance({ v1: 60, v2: 50, v3: 20 }, S, new Set(["v3"])), { v1: 44, v2: 36, v3: 20 });
+  // all typed 0: evenly
+  assert.equal(total(rebalance({ v1: 0, v2: 0, v3: 0 }, S)), 100);
 });

@@ -14,7 +14,7 @@
 import { applyDataStyles } from "../inline-style.js";
 import { getTraffic, patchTraffic } from "./api.js";
 import { syncNote } from "./sync.js";
-import { compact, normalize, promote, rollBack, setWeight, sortSubsets, splitEvenly } from "./weights.js";
+import { compact, normalize, promote, rebalance, rollBack, setWeight, sortSubsets, splitEvenly, total } from "./weights.js";
 
 const CSS = new URL("../../css/traffic.css", import.meta.url).href;
 const WRITE_ROLES = new Set(["operator", "admin"]);
@@ -138,6 +138,12 @@ function draftOf(state) {
     retryOn: state.retries?.retry_on ?? "",
     breaker: Object.fromEntries(BREAKER_FIELDS.map(([key]) => [key, cb[key] === undefined ? "" : String(cb[key])])),
   };
+}
+
+/** "Total 100%", or what is wrong with a total that is not 100. */
+function totalText(weights) {
+  const sum = total(weights);
+  return sum === 100 ? "Total 100%" : `Total ${sum}%: the weights must sum to 100%`;
 }
 
 /** The PATCH body: the fields whose form value differs from `state` (empty when nothing changed). */
@@ -320,8 +326,9 @@ class TrafficEditor {
             <input type="number" min="0" max="100" step="1" value="${d.weights[n]}" data-weight="${esc(n)}" data-testid="weight-input-${esc(n)}" aria-label="Weight of ${esc(n)} (number), percent"${ro}>
             <label class="tr-lock" title="Lock: other changes leave this weight alone"><input type="checkbox" data-lock="${esc(n)}" data-testid="weight-lock-${esc(n)}" aria-label="Lock the weight of ${esc(n)}"${d.locked.has(n) ? " checked" : ""}${ro}><span aria-hidden="true">lock</span></label>
           </div>`).join("")}
-          <p class="tr-total muted" data-testid="weights-total">Total ${Object.values(d.weights).reduce((a, b) => a + b, 0)}%</p>
+          <p class="tr-total muted${total(d.weights) === 100 ? "" : " tr-total-bad"}" data-testid="weights-total">${totalText(d.weights)}</p>
           <div class="tr-buttons">
+            <button type="button" data-action="rebalance" data-testid="rebalance" title="Scale the unlocked weights so that they sum to 100%"${ro}>Rebalance to 100%</button>
             <button type="button" data-action="split" data-testid="split-evenly"${ro}>Split evenly</button>
             ${d.subsets.slice(1).map((n) => `<button type="button" data-action="promote" data-subset="${esc(n)}" data-testid="promote-${esc(n)}"${ro}>Promote ${esc(n)}</button>`).join("")}
             ${d.subsets.length ? `<button type="button" data-action="rollback" data-testid="rollback"${ro}>Roll back to ${esc(d.subsets[0])}</button>` : ""}
@@ -412,7 +419,13 @@ class TrafficEditor {
     if (!d || !t.closest(".tr-form")) return;
     if (t.dataset.weight) {
       if (event.type === "input" && t.type === "number" && t.value === "") return;
-      d.weights = setWeight(d.weights, d.subsets, t.dataset.weight, t.value, d.locked);
+      if (t.type === "number") {
+        // A typed weight is kept as typed: the others move only when asked (Rebalance).
+        d.weights = { ...d.weights, [t.dataset.weight]: Math.min(100, Math.max(0, Math.round(Number(t.value) || 0))) };
+      } else {
+        // Dragging a slider moves the unlocked others with it.
+        d.weights = setWeight(d.weights, d.subsets, t.dataset.weight, t.value, d.locked);
+      }
       this.#syncWeights(t);
     } else if (t.dataset.lock) {
       if (t.checked) d.locked.add(t.dataset.lock); else d.locked.delete(t.dataset.lock);
@@ -433,6 +446,7 @@ class TrafficEditor {
     const d = this.draft;
     const action = button.dataset.action;
     if (action === "split") d.weights = splitEvenly(d.weights, d.subsets, d.locked);
+    else if (action === "rebalance") d.weights = rebalance(d.weights, d.subsets, d.locked);
     else if (action === "promote") d.weights = promote(d.subsets, button.dataset.subset);
     else if (action === "rollback") d.weights = rollBack(d.subsets);
     // Empty, with placeholders: an unedited route must not send real traffic anywhere (review refuses it).
@@ -442,7 +456,7 @@ class TrafficEditor {
     else if (action === "apply") { this.apply(); return; }
     else if (action === "discard") { this.#setState(this.state); return; }
     else if (action === "reload") { this.#setState(JSON.parse(button.dataset.state ?? "null") ?? this.state); return; }
-    if (["split", "promote", "rollback"].includes(action)) {
+    if (["split", "rebalance", "promote", "rollback"].includes(action)) {
       d.weightsOn = true;
       this.body.querySelector('[name="weightsOn"]').checked = true;
       this.body.querySelector(".tr-weights").hidden = false;
@@ -472,7 +486,9 @@ class TrafficEditor {
       bar.style.flexBasis = `${w}%`;
       bar.textContent = w >= 12 ? bar.dataset.bar : "";
     }
-    this.body.querySelector(".tr-total").textContent = `Total ${Object.values(d.weights).reduce((a, b) => a + b, 0)}%`;
+    const totalEl = this.body.querySelector(".tr-total");
+    totalEl.textContent = totalText(d.weights);
+    totalEl.classList.toggle("tr-total-bad", total(d.weights) !== 100);
   }
 
   /** Any edit voids the last review: Apply needs a fresh one. */
@@ -530,6 +546,10 @@ class TrafficEditor {
   // ---- review and apply ------------------------------------------------------------------
 
   async review() {
+    if (this.draft.weightsOn && total(this.draft.weights) !== 100) {
+      this.#status(`${totalText(this.draft.weights)}. Change a weight or press "Rebalance to 100%".`, "error");
+      return;
+    }
     const patch = patchFromDraft(this.state, this.draft);
     if (!Object.keys(patch).length) { this.#status("Nothing to change: the form shows the current routing."); return; }
     this.#status("Asking for a dry run…");

@@ -55,6 +55,18 @@ export function setWeight(weights, subsets, name, value, locked = new Set()) {
   return { ...current, [name]: wanted, ...apportion(100 - fixed - wanted, free, current) };
 }
 
+/**
+ * Typed weights made to sum to 100 again, when asked: the locked subsets keep theirs and the
+ * unlocked ones are scaled in proportion to what was typed (evenly when they are all 0).
+ */
+export function rebalance(weights, subsets, locked = new Set()) {
+  const current = Object.fromEntries(subsets.map((name) => [name, Math.max(0, Math.round(weights?.[name] ?? 0))]));
+  const free = subsets.filter((s) => !locked.has(s));
+  if (!free.length) return current;
+  const fixed = Math.min(100, total(current, subsets.filter((s) => locked.has(s))));
+  return { ...current, ...apportion(100 - fixed, free, current) };
+}
+
 /** The unlocked subsets share what the locked ones leave, evenly. */
 export function splitEvenly(weights, subsets, locked = new Set()) {
   const current = normalize(weights, subsets);
