@@ -157,8 +157,18 @@ def _matcher(target: Target, direction: Direction, telemetry: MeshTelemetry) -> 
 
 def service_workloads(telemetry: MeshTelemetry, target: Target) -> frozenset[str]:
     """The workloads seen receiving the service's requests or bytes in ``telemetry``."""
+    return frozenset(workload for workload, _ in _service_backends(telemetry, target))
+
+
+def service_apps(telemetry: MeshTelemetry, target: Target) -> frozenset[str]:
+    """The apps (canonical services) of the workloads behind the service in ``telemetry``."""
+    return frozenset(app for _, app in _service_backends(telemetry, target) if app not in _UNSET)
+
+
+def _service_backends(telemetry: MeshTelemetry, target: Target) -> set[tuple[str, str]]:
     svc, svc_ns = _INDEX["destination_service_name"], _INDEX["destination_service_namespace"]
     wl, wl_ns = _INDEX["destination_workload"], _INDEX["destination_workload_namespace"]
+    app = _INDEX["destination_canonical_service"]
     found = set()
     for samples in (telemetry.requests, telemetry.tcp_sent, telemetry.tcp_received):
         for sample in samples:
@@ -169,8 +179,8 @@ def service_workloads(telemetry: MeshTelemetry, target: Target) -> frozenset[str
                 and ident[wl_ns] == target.namespace
                 and ident[wl] not in _UNSET
             ):
-                found.add(ident[wl])
-    return frozenset(found)
+                found.add((ident[wl], ident[app]))
+    return found
 
 
 def select(telemetry: MeshTelemetry, target: Target, direction: Direction) -> RangeTelemetry:

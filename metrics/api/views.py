@@ -50,6 +50,7 @@ from metrics.series import (
     namespace_inbound,
     neighbours,
     plan_range,
+    service_apps,
     service_workloads,
     shape_series,
     step_figures,
@@ -165,6 +166,11 @@ class EntityDetailView(APIView):
         node = graph.nodes[node_id]
         target = Target(kind, namespace, name)
         workloads = sorted(service_workloads(telemetry, target)) if kind == Kind.SERVICE else []
+        app = node.app
+        if app is None and kind == Kind.SERVICE:
+            # A service node carries no app label; its workloads' canonical service names it.
+            apps = sorted(service_apps(telemetry, target))
+            app = ", ".join(apps) or None
         return Response(
             {
                 "namespace": namespace,
@@ -178,7 +184,7 @@ class EntityDetailView(APIView):
                                 "outbound_health", "outbound_health_reason", "error_origin", "request_rate",
                                 "error_rate", "latency_ms", "versions")
                 },
-                "app": node.app,
+                "app": app,
                 "cluster": node.cluster,
                 "workloads": workloads,
                 "neighbours": neighbours(graph, node_id),

@@ -203,6 +203,12 @@ def _spelt(tolerances: Tolerances) -> _Spelt:
     return tuple(spelt)
 
 
+def _percent(percent: float) -> str:
+    """One decimal, as the pages show shares; below 0.1 two significant digits, so that a reason
+    never reads "0.0% > 0%"."""
+    return f"{percent:.1f}" if percent >= 0.1 else f"{percent:.2g}"
+
+
 class _Judge:
     """``judge`` for the many figures of one graph: each ``Tolerances`` spelt out once, one
     ``Verdict`` per distinct reason (verdicts are immutable, so edges share them)."""
@@ -225,9 +231,9 @@ class _Judge:
                 continue
             percent = 100.0 * count / rate
             if percent >= failing:
-                return self._verdict(self._failing, Health.FAILING, f"{label} {percent:.1f}{failing_end}")
+                return self._verdict(self._failing, Health.FAILING, f"{label} {_percent(percent)}{failing_end}")
             if percent >= degraded and degraded_reason is None:
-                degraded_reason = f"{label} {percent:.1f}{degraded_end}"
+                degraded_reason = f"{label} {_percent(percent)}{degraded_end}"
         if degraded_reason is None:
             return _HEALTHY
         return self._verdict(self._degraded, Health.DEGRADED, degraded_reason)

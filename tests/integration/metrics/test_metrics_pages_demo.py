@@ -114,8 +114,12 @@ def test_unknown_service_detail_is_404(client: Client) -> None:
 def test_detail_names_health_neighbours_and_workloads(client: Client) -> None:
     body = client.get("/api/v1/namespaces/bookinfo/services/reviews", {"query_time": QUERY_TIME}).json()
     assert body["workloads"] == ["reviews-v1", "reviews-v2", "reviews-v3"]
+    # a service carries no app label: its workloads' canonical service names its app
+    assert body["app"] == "reviews"
     assert [n["name"] for n in body["neighbours"]["inbound"]] == ["productpage"]
     assert body["health"] in ("healthy", "degraded", "failing")
+    assert body["inbound_health"] in ("healthy", "degraded", "failing")
+    assert isinstance(body["error_origin"], bool)
 
 
 def test_detail_neighbours_carry_the_neighbours_own_health(client: Client) -> None:

@@ -43,6 +43,8 @@ def edge_health(graph: MeshGraph, source: str, target: str) -> Verdict:
     [
         ((0.0, 0.0, 0.0, 0.0), Verdict(Health.HEALTHY)),
         ((0.1, 0.0, 0.0, 0.0), Verdict(Health.DEGRADED, "5xx 0.1% > 0%")),
+        ((0.004, 0.0, 0.0, 0.0), Verdict(Health.DEGRADED, "5xx 0.004% > 0%")),
+        ((0.0, 0.0, 0.0, 0.0123), Verdict(Health.DEGRADED, "no response 0.012% > 0%")),
         ((10.0, 0.0, 0.0, 0.0), Verdict(Health.FAILING, "5xx 10.0% ≥ 10%")),
         ((0.0, 9.9, 0.0, 0.0), Verdict(Health.HEALTHY)),
         ((0.0, 10.0, 0.0, 0.0), Verdict(Health.DEGRADED, "4xx 10.0% ≥ 10%")),
