@@ -252,3 +252,32 @@ def test_the_workload_list_says_which_direction_fails_and_where_errors_originate
     ratings = page.locator('[data-testid="entity-row"][data-name="ratings-v1"]')
     expect(ratings.get_by_test_id("row-origin")).to_be_visible()
     screenshot(page, "metrics-workloads-origin-1024")
+
+
+@pytest.mark.parametrize("path", ["/overview", "/workloads?namespace=bookinfo", "/namespaces/bookinfo/services/reviews",
+                                  "/changes", "/istio-config", "/login/"])
+def test_every_page_follows_dark_mode(demo_server: MeshuiServer, browser, path: str) -> None:
+    # given a browser in dark mode
+    context = browser.new_context(color_scheme="dark", viewport={"width": 1024, "height": 700})
+    page = context.new_page()
+    try:
+        page.goto(f"{demo_server.url}{path}")
+        page.wait_for_load_state("networkidle")
+        # then the page and its cards are dark, and the text light
+        colours = page.evaluate("""() => {
+          const lum = (c) => {
+            const [r, g, b] = c.match(/\\d+/g).map(Number);
+            return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+          };
+          const body = getComputedStyle(document.body);
+          const card = document.querySelector('.card, .m-table, main');
+          const cardBg = card ? getComputedStyle(card).backgroundColor : body.backgroundColor;
+          const seen = cardBg === 'rgba(0, 0, 0, 0)' ? body.backgroundColor : cardBg;
+          return { bg: lum(body.backgroundColor), text: lum(body.color), card: lum(seen) };
+        }""")
+        assert colours["bg"] < 60, colours
+        assert colours["card"] < 70, colours
+        assert colours["text"] > 180, colours
+        screenshot(page, f"dark{path.replace('/', '-').replace('?', '-').replace('=', '-')}")
+    finally:
+        context.close()

@@ -222,7 +222,10 @@ function renderIdentity(d) {
   const pill = document.getElementById("d-health");
   pill.replaceWith(Object.assign(healthPill(d.health, d.health_reason), { id: "d-health" }));
   document.getElementById("d-health").setAttribute("data-testid", "detail-health");
-  document.getElementById("d-reason").textContent = d.health_reason ? `Why: ${d.health_reason}` : d.health === "healthy" ? "All request outcomes are within tolerance." : "";
+  const callsFail = UNHEALTHY.includes(d.outbound_health) && !UNHEALTHY.includes(d.health);
+  document.getElementById("d-reason").textContent = d.health_reason ? `Why: ${d.health_reason}`
+    : callsFail ? `The requests it answers are within tolerance; its own calls are not: ${d.outbound_health_reason ?? d.outbound_health}.`
+    : d.health === "healthy" ? "All request outcomes are within tolerance." : "";
   const origin = document.getElementById("d-origin");
   if (origin) origin.hidden = !d.error_origin;
   const ident = document.getElementById("d-ident");
@@ -498,7 +501,8 @@ function drawChart(container, chart, body) {
     cursor: { sync: { key: "meshui-detail", setSeries: false } },
     legend: { live: true },
     scales: { x: { time: true }, y: { range: (u, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 0, chart.span)] } },
-    axes: [{ stroke: "#5d6677" }, { stroke: "#5d6677", size: 70, values: (u, ticks) => ticks.map(chart.fmt) }],
+    axes: [{ stroke: axisColour(), grid: { stroke: gridColour() } },
+      { stroke: axisColour(), grid: { stroke: gridColour() }, size: 70, values: (u, ticks) => ticks.map(chart.fmt) }],
     series: [{}, ...lines.map((l, i) => ({ label: l.label, stroke: colour(l, i), width: 1.6, value: (u, v) => chart.fmt(v),
       fill: chart.id === "requests" ? `${colour(l, i)}22` : undefined }))],
   };
@@ -506,6 +510,9 @@ function drawChart(container, chart, body) {
   container.append(holder);
   detail.plots.push(new uPlot(opts, data, holder));
 }
+// Chart axes follow the page's colours (light or dark: meshui.css).
+function axisColour() { return getComputedStyle(document.documentElement).getPropertyValue("--muted").trim() || "#5d6677"; }
+function gridColour() { return getComputedStyle(document.documentElement).getPropertyValue("--row-line").trim() || "#eef0f4"; }
 let detailIdentity = null;
 async function loadDetail() {
   const v = view();
