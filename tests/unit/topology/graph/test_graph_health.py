@@ -221,3 +221,17 @@ def test_healthy_and_idle_sides_carry_no_reason_and_a_node_without_traffic_has_n
     assert graph.inbound_health[front] == Verdict(Health.IDLE)
     assert graph.outbound_health[front] == Verdict(Health.HEALTHY)
     assert graph.error_origins == frozenset()
+
+
+def test_origins_are_found_through_a_cycle_of_failing_calls_and_never_through_another_origin() -> None:
+    # given productpage <-> reviews calling each other (both failing), reviews -> ratings failing,
+    # and ratings the only origin
+    graph = assessed(requests=[
+        *both(PRODUCT, REVIEWS, 8.0), *both(PRODUCT, REVIEWS, 2.0, code="500"),
+        *both(REVIEWS, PRODUCT, 8.0), *both(REVIEWS, PRODUCT, 2.0, code="500"),
+        *both(REVIEWS, RATINGS, 8.0), *both(REVIEWS, RATINGS, 2.0, code="503"),
+    ])  # fmt: skip
+    by_name = {n.name: i for i, n in graph.nodes.items()}
+    assert graph.error_origins == frozenset({by_name["ratings-v1"]})
+    for caller in ("productpage-v1", "reviews-v2"):
+        assert graph.node_health[by_name[caller]].reason.endswith("; errors originate at ratings-v1")
