@@ -116,15 +116,22 @@ def observe_signin_refused(scope: str) -> None:
 
 
 def route_of(request: HttpRequest) -> str:
-    """The URL pattern that served ``request`` (e.g. ``api/v1/graph``), never the raw path.
+    """The URL pattern that served ``request`` (e.g. ``api/v1/graph``, ``/`` for the graph
+    page, the URL name such as ``api-entity-list`` for a regular-expression pattern), never the
+    raw path.
 
     Static files (answered before URL resolution) are ``<static>``; anything that matched
     no pattern, such as a 404, is ``<unmatched>``: raw paths would let any client create
     unbounded label values.
     """
     match = getattr(request, "resolver_match", None)
-    if match is not None and match.route:
-        return match.route
+    if match is not None:
+        route = match.route
+        if "(?" in route or "^" in route:
+            # A regular expression reads badly on a dashboard: its URL name says the same.
+            return match.view_name or route
+        # The graph page's pattern is the empty string.
+        return route or "/"
     if request.path.startswith("/" + settings.STATIC_URL.lstrip("/")):
         return STATIC_ROUTE
     return UNMATCHED_ROUTE

@@ -95,6 +95,19 @@ def test_metrics_exposes_request_durations_by_route_pattern(db, client: Client, 
     assert "/no/such/page/12345" not in text
 
 
+def test_metrics_labels_the_graph_page_and_regex_routes_by_name(db, client: Client, no_upstreams, settings):
+    # given the graph page and an entity list (a regular-expression route) answered
+    settings.PROMETHEUS = {**settings.PROMETHEUS, "URL": ""}
+    settings.ANONYMOUS_READ = True
+    client.get("/")
+    client.get("/api/v1/namespaces/bookinfo/services")
+    text = client.get("/metrics").content.decode()
+    # then the graph page is "/" (not <unmatched>) and the list is its URL name, not its regex
+    assert 'route="/",status="200"' in text
+    assert 'route="api-entity-list",status="200"' in text
+    assert "(?P<" not in text
+
+
 def test_metrics_exposes_upstream_websocket_and_ticker_series(client: Client):
     # given some recorded activity (an upstream name of its own: the registry is process-wide)
     clients_before = REGISTRY.get_sample_value("meshui_websocket_clients") or 0.0
