@@ -270,7 +270,16 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "meshui API",
-    "DESCRIPTION": "Read the service graph of an Istio mesh built from its Prometheus telemetry.",
+    "DESCRIPTION": (
+        "The API behind every meshui page, versioned under /api/v1. Read the service graph of an Istio mesh "
+        "built from its Prometheus telemetry (each request counted once, health per direction and where errors "
+        "originate), namespaces, health and the metrics of services, workloads and apps; read traces from Jaeger "
+        "for a service or an edge; read and change traffic routing (weights, header routes, faults, timeouts, "
+        "retries, circuit breakers) written as Istio VirtualService and DestinationRule, with If-Match, dry runs, "
+        "an audit log and revert. Authenticate with a session or `Authorization: Bearer <token>` "
+        "(manage.py create_api_token); reads need the viewer role, writes operator or admin. Every error is "
+        '{"error": {"code", "message", "field"}}. Live updates: the websocket /ws/graph/ (docs/api.md).'
+    ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",

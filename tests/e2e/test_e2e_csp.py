@@ -105,6 +105,10 @@ def test_the_api_docs_render_the_operations(demo_server: MeshuiServer, page: Pag
     open_page(page, demo_server, "/api/docs/")
     expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=20_000)
     assert watch.problems() == []
+    # and the page leads back to meshui and describes the whole API, not only the graph
+    expect(page.get_by_test_id("api-docs-back").locator('a[href="/"]')).to_have_text("← meshui")
+    expect(page.locator(".swagger-ui .info")).to_contain_text("traffic routing")
+    screenshot(page, "api-docs")
 
 
 def test_a_service_page_and_its_traffic_tab_raise_no_violation(demo_server: MeshuiServer, page: Page):
