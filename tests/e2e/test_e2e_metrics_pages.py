@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from collections.abc import Iterator
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -281,3 +282,27 @@ def test_every_page_follows_dark_mode(demo_server: MeshuiServer, browser, path: 
         screenshot(page, f"dark{path.replace('/', '-').replace('?', '-').replace('=', '-')}")
     finally:
         context.close()
+
+
+def test_the_window_picked_on_one_page_carries_to_every_page(demo_server: MeshuiServer, page: Page) -> None:
+    page.set_viewport_size({"width": 1024, "height": 700})
+    # given the graph page, where the operator picks a 1h window
+    page.goto(f"{demo_server.url}/?namespaces=bookinfo")
+    page.wait_for_function("() => window.meshuiGraph && window.meshuiGraph.layoutDone")
+    page.get_by_test_id("window").select_option("1h")
+    # then the overview, a list and a detail page open on 1h, and say the rule
+    for path in ("/overview", "/workloads?namespace=bookinfo", "/namespaces/bookinfo/workloads/reviews-v2"):
+        with page.expect_request(lambda request: "/api/v1/" in request.url and "window=1h" in request.url):
+            page.goto(f"{demo_server.url}{path}")
+        expect(page.get_by_test_id("window")).to_have_value("1h")
+        expect(page.get_by_test_id("window")).to_have_attribute("title", re.compile("every page"))
+    # when the detail page's window is changed to 10m, the graph opens on 10m and reads it
+    page.get_by_test_id("window").select_option("10m")
+    with page.expect_request(lambda request: "window=10m" in request.url or "/ws/graph/" in request.url):
+        page.goto(f"{demo_server.url}/?namespaces=bookinfo")
+    expect(page.get_by_test_id("window")).to_have_value("10m")
+    assert parse_qs(urlsplit(page.url).query)["window"] == ["10m"]
+    page.wait_for_function("() => window.meshuiGraph.model.nodes.size > 0", timeout=TIMEOUT_MS)
+    # and a window in a shared link wins over the remembered one
+    page.goto(f"{demo_server.url}/workloads?namespace=bookinfo&window=3h")
+    expect(page.get_by_test_id("window")).to_have_value("3h")

@@ -13,6 +13,7 @@ import { GraphModel, isStructural } from "./model.js";
 import { NamespacePicker } from "./namespaces.js";
 import { SidePanel } from "./panel.js";
 import { apiQuery, searchFromView, viewFromSearch } from "./urlstate.js";
+import { WINDOW_RULE, initialWindow, rememberWindow } from "../window-choice.js";
 
 const page = document.getElementById("graph-page");
 const initial = JSON.parse(document.getElementById("graph-initial").textContent);
@@ -25,6 +26,15 @@ const dark = window.matchMedia("(prefers-color-scheme: dark)");
 
 const expectLarge = (initial.graph?.nodes.length ?? 0) > LARGE_NODES;
 let view = viewFromSearch(location.search);
+// The window carried from another page (the URL's wins): when it differs from the one the
+// server drew the first graph for, that graph is skipped and the live feed reads the right one.
+const carriedWindow = initialWindow(location.search, null, view.window);
+const windowCarried = carriedWindow !== view.window;
+if (windowCarried) {
+  view = { ...view, window: carriedWindow };
+  history.replaceState(null, "", `${location.pathname}${searchFromView(view)}`);
+}
+toolbar.window.title = WINDOW_RULE;
 // Thousands of edge labels cost more to lay out than the graph itself: off unless asked for.
 if (expectLarge && !new URLSearchParams(location.search).has("labels")) view = { ...view, labels: "none" };
 let lastUpdateMs = null;
@@ -94,6 +104,7 @@ function afterChange(changes) {
   return changes;
 }
 
+let resolveFirstLiveDraw = null;
 function onSnapshot(graph, meta) {
   const fresh = pendingFresh;
   pendingFresh = false;
@@ -104,6 +115,7 @@ function onSnapshot(graph, meta) {
     if (findTest || hideTest) applyFilters();
     if (selectFoundOnOpen) selectTheOneFound();
   });
+  if (resolveFirstLiveDraw) { drawn.then(resolveFirstLiveDraw); resolveFirstLiveDraw = null; }
   return drawn;
 }
 
@@ -248,6 +260,7 @@ function setControls() {
 
 function changeView(patch, { replace = false } = {}) {
   const before = view;
+  if (patch.window && patch.window !== before.window) rememberWindow(patch.window);
   view = { ...view, ...patch };
   const url = `${location.pathname}${searchFromView(view)}`;
   if (replace) history.replaceState(null, "", url);
@@ -434,8 +447,11 @@ canvas.showMtls = view.mtls;
 canvas.setAnimation(view.anim);
 const state = page.dataset.state;
 let firstDraw = Promise.resolve();
-if (initial.graph) {
+if (initial.graph && !windowCarried) {
   firstDraw = onSnapshot(initial.graph, { seq: null, viewKey: null });
+} else if (windowCarried) {
+  // The first graph is the live feed's, for the carried window.
+  firstDraw = new Promise((resolve) => { resolveFirstLiveDraw = resolve; });
 } else if (initial.error) {
   onError(initial.error);
 }

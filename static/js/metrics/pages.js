@@ -5,6 +5,7 @@ import { applyDataStyles } from "../inline-style.js";
 import { describeError, formatDuration, getJson } from "../traces/common.js";
 import { scatterSvg } from "../traces/scatter.js";
 import { mountTrafficEditor, routingSummary, subsetsOf, weightsBarHtml } from "../traffic/editor.js";
+import { WINDOW_RULE, initialWindow, rememberWindow } from "../window-choice.js";
 
 const page = document.getElementById("m-page");
 const toolbar = document.getElementById("m-toolbar");
@@ -517,7 +518,8 @@ let detailIdentity = null;
 async function loadDetail() {
   const v = view();
   const charts = document.getElementById("charts");
-  const identity = getJSON(`${page.dataset.api}?window=5m`).then((d) => { detailIdentity = d; renderIdentity(d); });
+  // Health, rates and neighbours over the same window as the charts: one window per page.
+  const identity = getJSON(`${page.dataset.api}?window=${encodeURIComponent(v.window)}`).then((d) => { detailIdentity = d; renderIdentity(d); });
   const by = document.getElementById("d-by").value;
   const query = new URLSearchParams({ direction: detail.direction, window: v.window, step: stepFor(v.window), rate_interval: "1m" });
   if (by) query.set("by", by);
@@ -549,6 +551,14 @@ function stepFor(window) {
 const loaders = { overview: loadOverview, list: loadList, detail: loadDetail };
 const renderers = { overview: () => overviewData && renderOverview(), list: () => listItems && renderList(), detail: null };
 const load = loaders[page.dataset.page];
+// The window carried from the other pages (one rule, window-choice.js); the URL's wins.
+{
+  const select = toolbar.elements.window;
+  const offered = [...select.options].map((o) => o.value);
+  select.value = initialWindow(location.search, offered, select.value);
+  select.title = WINDOW_RULE;
+  select.addEventListener("change", () => rememberWindow(select.value));
+}
 if (page.dataset.page === "list" && params.get("namespace")) {
   toolbar.elements.namespace.append(el("option", { value: params.get("namespace") }, params.get("namespace")));
   toolbar.elements.namespace.value = params.get("namespace");
