@@ -22,7 +22,8 @@ import json
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -227,6 +228,25 @@ def check_if_match(snapshot: Snapshot, if_match: str | None) -> None:
         )
 
 
+@contextmanager
+def _queued(backend: MeshBackend, namespace: str, service: str, patience_s: float) -> Iterator[None]:
+    """Hold the service's write lock of this process, waiting at most ``patience_s``."""
+    lock = _service_lock(backend, namespace, service)
+    if not lock.acquire(timeout=patience_s):
+        raise _contention(namespace, service, patience_s)
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _contention(namespace: str, service: str, patience_s: float) -> WriteContention:
+    return WriteContention(
+        message=f"{namespace}/{service} kept changing under concurrent writers for {patience_s:g} s; nothing was "
+        "written: try again, or send If-Match to be told at once"
+    )
+
+
 def _execute(
     backend: MeshBackend,
     namespace: str,
@@ -243,110 +263,78 @@ def _execute(
 ) -> Outcome:
     patience_s = float(getattr(settings, "MESHUI_WRITE_CONTENTION_S", 10.0))
     deadline = time.monotonic() + patience_s
-    lock = _service_lock(backend, namespace, service)
-    if not lock.acquire(timeout=patience_s):
-        raise _contention(namespace, service, patience_s)
-    try:
-        return _attempts(backend, namespace, service, target, actor=actor, operation=operation, if_match=if_match,
-                         dry_run=dry_run, force=force, reverts=reverts, read=read, deadline=deadline,
-                         patience_s=patience_s)  # fmt: skip
-    finally:
-        lock.release()
+    with _queued(backend, namespace, service, patience_s):
+        versions = seen_versions(namespace, service)
+        pause_cap_s = RETRY_PAUSE_S[0]
+        while True:
+            # The caller's fresh read serves the first attempt; a retry reads again.
+            snapshot, read = read or backend.snapshot(namespace, service, fresh=True), None
+            check_if_match(snapshot, if_match)
+            parsed = parse_service(snapshot.resources, namespace, service, versions)
+            # A revert puts back what an audited change found: the service existed then.
+            _check_exists(snapshot, parsed, force or reverts is not None)
+            _check_owner(parsed, force, actor)
+            vs_before, vs_after, dr_before, dr_after = target(parsed)
+            writes = plan_writes(namespace, vs_before, vs_after, dr_before, dr_after)
+            after_resources = _replace(snapshot.resources, writes)
+            problems = introduced_problems(validate_all(snapshot.resources), validate_all(after_resources))
+            if problems:
+                first = problems[0]
+                raise InvalidTraffic(
+                    message=f"the change would make {first.kind} {first.namespace}/{first.name} invalid: "
+                    f"{first.message}",
+                    field=f"{first.kind}/{first.name}/{first.path}",
+                    details={"validations": [p.to_wire() for p in problems]},
+                )
+            parsed_after = parse_service(after_resources, namespace, service, versions)
+            before_mine = service_resources(parsed)
+            after_mine = service_resources(parsed_after)
+            diff = unified_diff(before_mine, after_mine)
+            labels = [w.label for w in writes]
+            if dry_run and writes:
+                # The store vets the writes without keeping them (Kubernetes: dryRun=All runs the
+                # API server's schema, webhooks and RBAC), so a dry run fails where the write would.
+                backend.check_writes(writes, actor=actor.user)
+            if dry_run or not writes:
+                state = state_of(parsed_after, snapshot.version, after_resources, synced_at=snapshot.synced_at,
+                                 from_cache=snapshot.from_cache)  # fmt: skip
+                return Outcome(state, diff, labels, dry_run=dry_run)
+            summary = (f"revert of change #{reverts.pk}" if reverts
+                       else summarize(to_wire(parsed.spec), to_wire(parsed_after.spec)))  # fmt: skip
+            if operation == "delete":
+                summary = "removed meshui routing: " + summary
 
-
-def _contention(namespace: str, service: str, patience_s: float) -> WriteContention:
-    return WriteContention(
-        message=f"{namespace}/{service} kept changing under concurrent writers for {patience_s:g} s; nothing was "
-        "written: try again, or send If-Match to be told at once"
-    )
-
-
-def _attempts(
-    backend: MeshBackend,
-    namespace: str,
-    service: str,
-    target: Callable[[ParsedService], tuple[dict | None, dict | None, dict | None, dict | None]],
-    *,
-    actor: Actor,
-    operation: str,
-    if_match: str | None,
-    dry_run: bool,
-    force: bool,
-    reverts: TrafficChange | None,
-    read: Snapshot | None,
-    deadline: float,
-    patience_s: float,
-) -> Outcome:
-    versions = seen_versions(namespace, service)
-    pause_cap_s = RETRY_PAUSE_S[0]
-    while True:
-        # The caller's fresh read serves the first attempt; a retry reads again.
-        snapshot, read = read or backend.snapshot(namespace, service, fresh=True), None
-        check_if_match(snapshot, if_match)
-        parsed = parse_service(snapshot.resources, namespace, service, versions)
-        # A revert puts back what an audited change found: the service existed then.
-        _check_exists(snapshot, parsed, force or reverts is not None)
-        _check_owner(parsed, force, actor)
-        vs_before, vs_after, dr_before, dr_after = target(parsed)
-        writes = plan_writes(namespace, vs_before, vs_after, dr_before, dr_after)
-        after_resources = _replace(snapshot.resources, writes)
-        problems = introduced_problems(validate_all(snapshot.resources), validate_all(after_resources))
-        if problems:
-            first = problems[0]
-            raise InvalidTraffic(
-                message=f"the change would make {first.kind} {first.namespace}/{first.name} invalid: {first.message}",
-                field=f"{first.kind}/{first.name}/{first.path}",
-                details={"validations": [p.to_wire() for p in problems]},
-            )
-        parsed_after = parse_service(after_resources, namespace, service, versions)
-        before_mine = service_resources(parsed)
-        after_mine = service_resources(parsed_after)
-        diff = unified_diff(before_mine, after_mine)
-        labels = [w.label for w in writes]
-        if dry_run and writes:
-            # The store vets the writes without keeping them (Kubernetes: dryRun=All runs the
-            # API server's schema, webhooks and RBAC), so a dry run fails where the write would.
-            backend.check_writes(writes, actor=actor.user)
-        if dry_run or not writes:
-            state = state_of(parsed_after, snapshot.version, after_resources, synced_at=snapshot.synced_at,
+            record = partial(_record, dict(
+                actor=actor.username, actor_user=actor.user, auth_method=actor.auth_method,
+                backend=backend.name, namespace=namespace, service=service, operation=operation,
+                summary=summary, before={**to_wire(parsed.spec), "owner": parsed.owner},
+                after={**to_wire(parsed_after.spec), "owner": parsed_after.owner},
+                before_resources=before_mine, after_resources=after_mine, diff=diff,
+                version_before=snapshot.version, reverts=reverts,
+            ))  # fmt: skip
+            try:
+                change = backend.apply(
+                    namespace,
+                    service,
+                    writes,
+                    snapshot.version,
+                    record,
+                    actor=actor.user,
+                    message=f"meshui: {namespace}/{service}: {summary} (by {actor.username})",
+                )
+            except StaleVersion:
+                if if_match is not None:
+                    raise
+                pause_s = random.uniform(0, pause_cap_s)
+                if time.monotonic() + pause_s >= deadline:
+                    raise _contention(namespace, service, patience_s) from None
+                time.sleep(pause_s)
+                pause_cap_s = min(pause_cap_s * 2, RETRY_PAUSE_S[1])
+                continue
+            # The state meshui has just written, on top of the read it was computed from.
+            state = state_of(parsed_after, change.version_after, after_resources, synced_at=snapshot.synced_at,
                              from_cache=snapshot.from_cache)  # fmt: skip
-            return Outcome(state, diff, labels, dry_run=dry_run)
-        summary = (f"revert of change #{reverts.pk}" if reverts
-                   else summarize(to_wire(parsed.spec), to_wire(parsed_after.spec)))  # fmt: skip
-        if operation == "delete":
-            summary = "removed meshui routing: " + summary
-
-        record = partial(_record, dict(
-            actor=actor.username, actor_user=actor.user, auth_method=actor.auth_method,
-            backend=backend.name, namespace=namespace, service=service, operation=operation,
-            summary=summary, before={**to_wire(parsed.spec), "owner": parsed.owner},
-            after={**to_wire(parsed_after.spec), "owner": parsed_after.owner},
-            before_resources=before_mine, after_resources=after_mine, diff=diff,
-            version_before=snapshot.version, reverts=reverts,
-        ))  # fmt: skip
-        try:
-            change = backend.apply(
-                namespace,
-                service,
-                writes,
-                snapshot.version,
-                record,
-                actor=actor.user,
-                message=f"meshui: {namespace}/{service}: {summary} (by {actor.username})",
-            )
-        except StaleVersion:
-            if if_match is not None:
-                raise
-            pause_s = random.uniform(0, pause_cap_s)
-            if time.monotonic() + pause_s >= deadline:
-                raise _contention(namespace, service, patience_s) from None
-            time.sleep(pause_s)
-            pause_cap_s = min(pause_cap_s * 2, RETRY_PAUSE_S[1])
-            continue
-        # The state meshui has just written, on top of the read it was computed from.
-        state = state_of(parsed_after, change.version_after, after_resources, synced_at=snapshot.synced_at,
-                         from_cache=snapshot.from_cache)  # fmt: skip
-        return Outcome(state, diff, labels, change=change)
+            return Outcome(state, diff, labels, change=change)
 
 
 def change_traffic(

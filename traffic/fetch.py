@@ -68,14 +68,8 @@ def seen_versions(namespace: str, service: str) -> list[str]:
 
 def known_hosts() -> set[str] | None:
     """FQDNs of the services telemetry has seen, or None when meshui cannot tell."""
-    graph = _seen_graph()
-    if graph is None:
-        return None
-    return {
-        service_host(node.namespace, node.service)
-        for node in graph.nodes.values()
-        if node.namespace and node.service and node.kind in (NodeKind.WORKLOAD, NodeKind.SERVICE)
-    }
+    seen = seen_services()
+    return None if seen is None else {service_host(namespace, service) for namespace, service in seen}
 
 
 def seen_services() -> set[tuple[str, str]] | None:
