@@ -106,6 +106,7 @@ QUERY_PLAN: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, .
 )
 _PLAN = {entry[0]: entry for entry in QUERY_PLAN}
 _FIELDS = tuple(entry[0] for entry in QUERY_PLAN)
+_ALL_FIELDS = frozenset(_FIELDS)
 
 REQUESTS_METRIC = "istio_requests_total"
 DURATION_METRICS = "istio_request_duration_milliseconds_(bucket|sum)"
@@ -251,6 +252,21 @@ class PlannedQuery:
 
 RECORDED_PROBE_TIMEOUT_S = 5.0
 _PROBE_LABEL = "meshui_recorded"
+# A selection of at least this share of the namespaces the recorded series name is read as the
+# whole mesh (the builder keeps only the selection's traffic): selecting most of a mesh with
+# three disjoint branches costs Prometheus more than reading all of it (docs/decisions/0023).
+WHOLE_MESH_SHARE = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedCheck:
+    """One probe answer: the fields recorded and fresh, and the namespaces recorded requests name."""
+
+    fields: frozenset[str]
+    namespaces: frozenset[str]
+
+
+_NOTHING_RECORDED = RecordedCheck(frozenset(), frozenset())
 
 
 class RecordedSeriesProbe:
@@ -277,15 +293,28 @@ class RecordedSeriesProbe:
         self.retry_s = retry_s
         self.clock = clock
         self._lock = threading.Lock()
-        self._live: dict[int, tuple[float, frozenset[str]]] = {}
-        self._past: OrderedDict[tuple[int, float], frozenset[str]] = OrderedDict()
+        self._live: dict[int, tuple[float, RecordedCheck]] = {}
+        self._past: OrderedDict[tuple[int, float], RecordedCheck] = OrderedDict()
+        self._refreshing: set[int] = set()
         self.last_error: str = ""
 
     def recorded(self, window_s: int, query_time: float) -> frozenset[str]:
         """The ``MeshTelemetry`` fields recorded and fresh at ``query_time`` for ``window_s``."""
+        return self.lookup(window_s, query_time).fields
+
+    def lookup(self, window_s: int, query_time: float) -> RecordedCheck:
+        """What the check found for ``window_s`` at ``query_time``: the fields recorded and fresh,
+        and the namespaces the recorded requests name (empty when nothing is recorded).
+
+        A live read whose cached answer has expired less than ``window.max_age_s`` ago gets that
+        answer and starts one check in the background (stale while revalidating): the check's
+        round trip is not on the read's path, and an answer is never older than ``recheck_s``
+        plus two of the rules' evaluations. Older answers, the first read and reads of the past
+        wait for their check.
+        """
         window = window_for(window_s)
         if window is None:
-            return frozenset()
+            return _NOTHING_RECORDED
         now = self.clock()
         live = now - query_time < 60.0
         with self._lock:
@@ -293,47 +322,74 @@ class RecordedSeriesProbe:
                 cached = self._live.get(window_s)
                 if cached is not None and cached[0] > now:
                     return cached[1]
+                if cached is not None and now - cached[0] < window.max_age_s:
+                    if window_s not in self._refreshing:
+                        self._refreshing.add(window_s)
+                        _read_pool().submit(self._refresh_live, window, window_s)
+                    return cached[1]
             else:
                 found = self._past.get((window_s, query_time))
                 if found is not None:
                     return found
-        fields, ok = self._check(window, now if live else query_time)
-        with self._lock:
-            if live:
-                self._live[window_s] = (now + (self.recheck_s if ok else self.retry_s), fields)
-            elif ok:
-                self._past[(window_s, query_time)] = fields
+        if live:
+            return self._refresh_live(window, window_s)
+        check, ok = self._check(window, query_time)
+        if ok:
+            with self._lock:
+                self._past[(window_s, query_time)] = check
                 while len(self._past) > 64:
                     self._past.popitem(last=False)
-        return fields
+        return check
 
-    def _check(self, window: RecordedWindow, at: float) -> tuple[frozenset[str], bool]:
+    def _refresh_live(self, window: RecordedWindow, window_s: int) -> RecordedCheck:
+        try:
+            now = self.clock()
+            check, ok = self._check(window, now)
+            with self._lock:
+                self._live[window_s] = (now + (self.recheck_s if ok else self.retry_s), check)
+            return check
+        finally:
+            with self._lock:
+                self._refreshing.discard(window_s)
+
+    def _check(self, window: RecordedWindow, at: float) -> tuple[RecordedCheck, bool]:
         names = "|".join(m.recorded_name(window) for m in RECORDED_METRICS)
         matchers = [matcher("__name__", "=~", names), matcher("le", "=~", "\\+Inf|")]
         series = "{" + scoped(matchers, self.client.scope) + "}"
         # timestamp() drops the metric name: keep it in a label of its own first.
         named = f'label_replace({series},"{_PROBE_LABEL}","$1","__name__","(.+)")'
-        promql = f"max by ({_PROBE_LABEL}) (timestamp({named}))"
+        # The namespaces of the recorded requests come in the same answer (their own labels tell
+        # them apart): a few thousand short series, grouped.
+        requests = selector(RECORDED_BY_KEY["requests"].recorded_name(window), [], self.client.scope)
+        seen = " or ".join(f"group by ({label}) ({requests})" for label in NAMESPACE_LABELS)
+        promql = f"max by ({_PROBE_LABEL}) (timestamp({named})) or {seen}"
         try:
             result = self.client.query(
                 promql, time=at, deadline=time.monotonic() + min(RECORDED_PROBE_TIMEOUT_S, self.client.timeout_s)
             )
         except PrometheusError as error:
             self.last_error = str(error)
-            return frozenset(), False
+            return _NOTHING_RECORDED, False
         self.last_error = ""
-        newest = {sample.labels.get(_PROBE_LABEL, ""): sample.value for sample in result.samples}
+        newest: dict[str, float] = {}
+        namespaces: set[str] = set()
+        for sample in result.samples:
+            labels = sample.labels
+            if _PROBE_LABEL in labels:
+                newest[labels[_PROBE_LABEL]] = sample.value
+            else:
+                namespaces.update(v for k, v in labels.items() if k in NAMESPACE_LABELS and v not in _UNSET_WORKLOAD)
         fields = frozenset(
             metric.key
             for metric in RECORDED_METRICS
             if at - newest.get(metric.recorded_name(window), -math.inf) <= window.max_age_s
         )
-        return fields, True
+        return RecordedCheck(fields, frozenset(namespaces) if fields else frozenset()), True
 
     def status(self) -> dict[str, object]:
         """What the last live checks found, per recorded window (for ``/readyz``)."""
         with self._lock:
-            found = {window_s: sorted(fields) for window_s, (_, fields) in self._live.items()}
+            found = {window_s: sorted(check.fields) for window_s, (_, check) in self._live.items()}
         return {"recorded": {f"{w}s": fields for w, fields in sorted(found.items())}, "error": self.last_error}
 
 
@@ -446,18 +502,19 @@ class PrometheusTelemetrySource:
         order is raised. All queries, the fallbacks included, end within the client's timeout.
         """
         deadline = time.monotonic() + self.client.timeout_s
-        recorded = self.probe.recorded(window_s, query_time) if self.probe is not None else frozenset()
-        planned = self.plan(window_s=window_s, namespaces=namespaces, recorded=recorded)
-        with ThreadPoolExecutor(max_workers=len(planned) + 1, thread_name_prefix="prometheus-read") as pool:
-            futures = {q.name: self._submit(pool, q, query_time, deadline) for q in planned}
-            outcomes: dict[str, QueryResult | BaseException] = {"requests": _outcome(futures["requests"])}
-            workloads = self._fallback_workloads(outcomes["requests"])
-            if workloads:
-                fallback = self.source_fallback(workloads, window_s=window_s)
-                futures[fallback.name] = self._submit(pool, fallback, query_time, deadline)
-                planned.append(fallback)
-            for name, future in futures.items():
-                outcomes.setdefault(name, _outcome(future))
+        check = self.probe.lookup(window_s, query_time) if self.probe is not None else _NOTHING_RECORDED
+        recorded = check.fields
+        planned = self.plan(window_s=window_s, namespaces=self.selection_read(namespaces, check), recorded=recorded)
+        pool = _read_pool()
+        futures = {q.name: self._submit(pool, q, query_time, deadline) for q in planned}
+        outcomes: dict[str, QueryResult | BaseException] = {"requests": _outcome(futures["requests"])}
+        workloads = self._fallback_workloads(outcomes["requests"])
+        if workloads:
+            fallback = self.source_fallback(workloads, window_s=window_s)
+            futures[fallback.name] = self._submit(pool, fallback, query_time, deadline)
+            planned.append(fallback)
+        for name, future in futures.items():
+            outcomes.setdefault(name, _outcome(future))
         ambiguous = [q for q in planned if isinstance(outcomes[q.name], AmbiguousEdge)]
         if ambiguous:
             retried, added = self._spelled_out(ambiguous, workloads, query_time, window_s, namespaces, deadline)
@@ -478,6 +535,18 @@ class PrometheusTelemetrySource:
                 if warning not in telemetry.warnings:
                     telemetry.warnings.append(warning)
         return telemetry
+
+    @staticmethod
+    def selection_read(namespaces: frozenset[str] | None, check: RecordedCheck) -> frozenset[str] | None:
+        """The namespaces to select in PromQL for a selection of ``namespaces``: the selection
+        itself, or ``None`` (the whole mesh) when every metric is recorded and the selection
+        holds at least ``WHOLE_MESH_SHARE`` of the namespaces the recorded series name. The
+        builder keeps only the selection's traffic either way (``GraphOptions.namespaces``)."""
+        if not namespaces or check.fields != _ALL_FIELDS or not check.namespaces:
+            return namespaces
+        if len(namespaces & check.namespaces) >= WHOLE_MESH_SHARE * len(check.namespaces):
+            return None
+        return namespaces
 
     def _submit(
         self, pool: ThreadPoolExecutor, query: PlannedQuery, query_time: float, deadline: float
@@ -530,6 +599,22 @@ class PrometheusTelemetrySource:
             for name in names
         }
         return retried, added
+
+
+_POOL_LOCK = threading.Lock()
+_POOL: ThreadPoolExecutor | None = None
+# Queries of concurrent reads share these threads (a read has at most seven queries, usually
+# five); starting five threads per read cost about as much as a one-namespace read itself. A
+# query that waits for a thread still ends by its read's deadline (the client checks it first).
+READ_THREADS = 32
+
+
+def _read_pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=READ_THREADS, thread_name_prefix="prometheus-read")
+        return _POOL
 
 
 def _outcome(future: Future[QueryResult]) -> QueryResult | BaseException:

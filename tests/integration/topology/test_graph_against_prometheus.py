@@ -17,7 +17,7 @@ Expected placement, written from the truth (not from the builder's code):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -128,9 +128,9 @@ def expected_target(stream: Stream, graph_type: GraphType) -> NodeLabel:
     return workload_node(stream.destination, graph_type)
 
 
-def expected_edges(graph_type: GraphType) -> dict[tuple, dict]:
+def expected_edges(graph_type: GraphType, streams: Iterable[Stream] = mesh_truth.STREAMS) -> dict[tuple, dict]:
     edges: dict[tuple, dict] = {}
-    for stream in mesh_truth.STREAMS:
+    for stream in streams:
         key = (expected_source(stream, graph_type), expected_target(stream, graph_type), stream.protocol)
         edge = edges.setdefault(
             key,
@@ -214,3 +214,57 @@ def test_counting_once_in_promql_gives_the_graph_of_counting_once_in_python(
     # then the API documents are the same (rates rounded to 4 digits: two sums of the same
     # floats in another order may differ in the last bit)
     assert documents[0] == documents[1]
+
+
+class _NoNamespacesProbe(RecordedSeriesProbe):
+    """The real probe, but as if it had not learnt the mesh's namespaces: selections stay selected."""
+
+    def lookup(self, window_s, query_time):
+        check = super().lookup(window_s, query_time)
+        return type(check)(check.fields, frozenset())
+
+
+def touches(stream: Stream, namespace: str) -> bool:
+    """Whether ``stream`` is traffic from, to a service of, or to a workload of ``namespace``."""
+    return namespace in (
+        stream.source.namespace if stream.source else None,
+        stream.service.namespace,
+        stream.destination.namespace if stream.destination else None,
+    )
+
+
+@pytest.mark.parametrize("graph_type", list(GraphType))
+def test_a_recorded_selection_read_as_the_whole_mesh_gives_the_selected_graph(recorded_prometheus, graph_type):
+    # given the recorded mesh and a selection of one of its two namespaces (half of it: wide
+    # enough for the reader to read the whole mesh and let the builder keep the selection)
+    client = PrometheusClient(recorded_prometheus.url, timeout_s=10, scope=mesh_truth.SCOPE)
+    selection = frozenset({"pay"})
+    probe = RecordedSeriesProbe(client)
+    check = probe.lookup(RECORDED_WINDOW_S, recorded_prometheus.data_end)
+    assert check.namespaces >= {"pay", "shop"}
+    assert PrometheusTelemetrySource.selection_read(selection, check) is None
+    reads = [
+        source.read(query_time=recorded_prometheus.data_end, window_s=RECORDED_WINDOW_S, namespaces=selection)
+        for source in (PrometheusTelemetrySource(client, probe=probe),
+                       PrometheusTelemetrySource(client, probe=_NoNamespacesProbe(client)))
+    ]  # fmt: skip
+    # the whole mesh was read by the first and only the selection by the second
+    assert len(reads[0].requests) > len(reads[1].requests)
+    graphs = [build_graph(read, GraphOptions(graph_type=graph_type, namespaces=selection)) for read in reads]
+    # then the widened read gives exactly the truth's edges of the selection, each with its rate
+    label = {nid: (n.kind.value, n.namespace, n.name) for nid, n in graphs[0].nodes.items()}
+    actual = {(label[e.source], label[e.target], e.protocol): e.stats for e in graphs[0].edges.values()}
+    expected = expected_edges(graph_type, [s for s in mesh_truth.STREAMS if touches(s, "pay")])
+    assert set(actual) == set(expected)
+    for key, truth in expected.items():
+        if key[2] != "tcp":
+            assert actual[key].request_rate == pytest.approx(truth["rate"], rel=1e-9), key
+    # and the same figures as the selected read, on the same edges but in the service graph:
+    # there a caller outside the selection whose app is a service is that service — as in the
+    # whole mesh's graph — which only the whole read can tell.
+    if graph_type != GraphType.SERVICE:
+        documents = [
+            graph_to_wire(graph, query_time=recorded_prometheus.data_end, window_s=RECORDED_WINDOW_S, warnings=[])
+            for graph in graphs
+        ]
+        assert documents[0] == documents[1]
