@@ -254,7 +254,7 @@ RECORDED_PROBE_TIMEOUT_S = 5.0
 _PROBE_LABEL = "meshui_recorded"
 # A selection of at least this share of the namespaces the recorded series name is read as the
 # whole mesh (the builder keeps only the selection's traffic): selecting most of a mesh with
-# three disjoint branches costs Prometheus more than reading all of it (docs/decisions/0023).
+# three disjoint branches costs Prometheus more than reading all of it (docs/decisions/0025).
 WHOLE_MESH_SHARE = 0.5
 
 
