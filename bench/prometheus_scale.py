@@ -212,15 +212,16 @@ def run_phase(name: str, prometheus: Prometheus, server: str, token: str, all_ns
                 prometheus.query(promql, at)
 
         kiali_wall, kiali_cpu = measured(kiali, prometheus.process.pid, repeat)
-        recorded = reader.probe.recorded(WINDOW_S, at) if reader.probe else frozenset()
-        plan = reader.plan(window_s=WINDOW_S, namespaces=frozenset(namespaces) if namespaces else None,
-                           recorded=recorded)  # fmt: skip
+        check = reader.probe.lookup(WINDOW_S, at)
+        selected = reader.selection_read(frozenset(namespaces) if namespaces else None, check)
+        plan = reader.plan(window_s=WINDOW_S, namespaces=selected, recorded=check.fields)
         plan_bytes = sum(prometheus.query(q.promql, at)[1] for q in plan)
         edges = max(1, len(document["edges"]))
         results[label] = (meshui_wall, kiali_wall)
         print(f"{label:15s} {meshui_wall * 1000:9.0f}ms {meshui_cpu:8.2f}s {meshui_queries:8.1f} "
               f"{kiali_wall * 1000:7.0f}ms {kiali_cpu:8.2f}s {len(kiali_set):8d} {kiali_wall / meshui_wall:8.2f}x "
-              f"{edges:6d} {plan_bytes / edges:7.0f} {document['read_mode']['mode']:>10s}", flush=True)  # fmt: skip
+              f"{edges:6d} {plan_bytes / edges:7.0f} {document['read_mode']['mode']:>10s}"
+              f"{' (whole mesh read)' if namespaces and selected is None else ''}", flush=True)  # fmt: skip
     return results
 
 
