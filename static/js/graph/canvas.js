@@ -3,8 +3,10 @@
 // It turns GraphModel change summaries into element updates inside one batch. Metric-only
 // changes update data and styles and never move a node; added nodes are placed next to
 // their neighbours; a full layout runs only for a new view, a large structural change or on
-// request. Graphs above LARGE_NODES are laid out with fCoSE in a Web Worker (headless
-// Cytoscape), so the page stays interactive while it computes.
+// request. Graphs up to LARGE_NODES are laid out by ELK's layered algorithm in a Web Worker:
+// it sizes every node with its label, keeps app boxes apart, routes long edges around the
+// nodes in between and reserves room for edge labels (docs/decisions/0024-graph-layout.md).
+// Larger graphs are laid out with fCoSE in a Web Worker (headless Cytoscape).
 
 import { badgeLine, nodeServiceKey } from "./badges.js";
 import { edgeLabel } from "./format.js";
@@ -19,6 +21,113 @@ export const LARGE_NODES = 300;
 export const ANIMATION_EDGE_LIMIT = 800;
 /** A structural change adding more than this share of the nodes gets a fresh layout. */
 const RELAYOUT_SHARE = 0.3;
+/** Edge labels are this size at zoom 1; Cytoscape skips drawing them below MIN_EDGE_LABEL_PX. */
+const EDGE_FONT_PX = 9;
+const MIN_EDGE_LABEL_PX = 7;
+const EDGE_LABEL_PADDING = 1;
+const FONT_FAMILY = "system-ui, sans-serif";
+/** ELK's answer is awaited this long before the layered dagre layout is used instead. */
+const ELK_TIMEOUT_MS = 8000;
+
+/**
+ * ELK layered options (https://eclipse.dev/elk/reference/algorithms/org-eclipse-elk-layered.html).
+ * Coordinates come back relative to the root ("json.*Coords"), so nested boxes need no sums.
+ * POLYLINE routing: Cytoscape draws the bends as straight segments, as ELK computed them.
+ */
+const ELK_OPTIONS = {
+  "elk.algorithm": "layered",
+  "elk.direction": "RIGHT",
+  "elk.hierarchyHandling": "INCLUDE_CHILDREN",
+  "elk.edgeRouting": "POLYLINE",
+  "elk.edgeLabels.inline": "true",
+  "elk.spacing.nodeNode": "22",
+  "elk.spacing.edgeNode": "14",
+  "elk.spacing.edgeEdge": "8",
+  "elk.spacing.edgeLabel": "2",
+  "elk.layered.spacing.nodeNodeBetweenLayers": "50",
+  "elk.layered.spacing.edgeNodeBetweenLayers": "14",
+  "elk.layered.nodePlacement.strategy": "NETWORK_SIMPLEX",
+  "elk.json.shapeCoords": "ROOT",
+  "elk.json.edgeCoords": "ROOT",
+};
+/** Room around a node's drawing (border, origin ring) that ELK keeps free too. */
+const NODE_MARGIN = 6;
+/** Cytoscape's padding of a box (the `node[?group]` style) and the gap above it for its label. */
+const GROUP_PADDING = 12;
+const GROUP_LABEL_GAP = 4;
+
+/**
+ * Cytoscape `segments` weights and distances (edge-distances: node-position) that put an edge
+ * from `source` to `target` through `points` ([{x, y}]). Pure.
+ */
+export function segmentsThrough(source, target, points) {
+  const dx = target.x - source.x;
+  const dy = target.y - source.y;
+  const length2 = dx * dx + dy * dy || 1;
+  const length = Math.sqrt(length2);
+  const weights = [];
+  const distances = [];
+  for (const p of points) {
+    const px = p.x - source.x;
+    const py = p.y - source.y;
+    weights.push((px * dx + py * dy) / length2);
+    // Cytoscape offsets along (-dy, dx) / length.
+    distances.push((px * -dy + py * dx) / length);
+  }
+  return { weights, distances };
+}
+
+/**
+ * The bends of an ELK edge from `start` through `bends` to `end`, made so that Cytoscape draws
+ * its label where ELK reserved room for it (`label`: the centre, or null). Cytoscape draws a
+ * segments edge's label at the middle point of an odd list, so the point of the path nearest the
+ * label becomes that middle point (collinear points balance the two sides), and `offset` is what
+ * remains from there to the label's centre (text margins). Pure.
+ */
+export function routeThroughLabel(start, bends, end, label) {
+  if (!label) return { bends, offset: { x: 0, y: 0 } };
+  const path = [start, ...bends, end];
+  // The leg of the path the label lies on (ELK puts inline labels on the edge, or beside it).
+  let best = 0;
+  let bestDistance = Infinity;
+  for (let i = 0; i + 1 < path.length; i += 1) {
+    const d = distanceToSegment(label, path[i], path[i + 1]);
+    if (d < bestDistance) { bestDistance = d; best = i; }
+  }
+  const on = nearestOnSegment(label, path[best], path[best + 1]);
+  const before = bends.slice(0, best);
+  const after = bends.slice(best);
+  const split = (list, from, to) => {
+    // Halve the longest leg of `from → list… → to` with a collinear point.
+    const legs = [from, ...list, to];
+    let longest = 0;
+    let longestLength = -1;
+    for (let i = 0; i + 1 < legs.length; i += 1) {
+      const l = Math.hypot(legs[i + 1].x - legs[i].x, legs[i + 1].y - legs[i].y);
+      if (l > longestLength) { longestLength = l; longest = i; }
+    }
+    const mid = { x: (legs[longest].x + legs[longest + 1].x) / 2, y: (legs[longest].y + legs[longest + 1].y) / 2 };
+    return [...list.slice(0, longest), mid, ...list.slice(longest)];
+  };
+  let left = before;
+  let right = after;
+  while (left.length < right.length) left = split(left, start, on);
+  while (right.length < left.length) right = split(right, on, end);
+  return { bends: [...left, on, ...right], offset: { x: label.x - on.x, y: label.y - on.y } };
+}
+
+function nearestOnSegment(p, a, b) {
+  const dx = b.x - a.x;
+  const dy = b.y - a.y;
+  const l2 = dx * dx + dy * dy;
+  const t = l2 ? Math.max(0, Math.min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / l2)) : 0;
+  return { x: a.x + t * dx, y: a.y + t * dy };
+}
+
+function distanceToSegment(p, a, b) {
+  const on = nearestOnSegment(p, a, b);
+  return Math.hypot(p.x - on.x, p.y - on.y);
+}
 
 const GLYPH = { degraded: "▲ ", failing: "✖ ", idle: "○ " };
 const SHAPE = { workload: "ellipse", app: "round-rectangle", service: "triangle", unknown: "diamond", external: "hexagon" };
@@ -78,7 +187,7 @@ function stylesheet(p, large) {
     { selector: "node", style: {
       "background-color": "data(color)", "background-opacity": 0.9, "border-width": 3, "border-color": "data(color)",
       "border-style": "solid", shape: "data(shape)", width: 30, height: 30, label: "data(label)",
-      "font-size": 10, "font-family": "system-ui, sans-serif", color: p.text, "text-valign": "bottom", "text-margin-y": 4,
+      "font-size": 10, "font-family": FONT_FAMILY, color: p.text, "text-valign": "bottom", "text-margin-y": 4,
       "text-wrap": "wrap", "text-max-width": 160, "min-zoomed-font-size": large ? 9 : 6,
       "text-background-color": p.textBg, "text-background-opacity": large ? 0 : 0.7, "text-background-padding": 1,
     } },
@@ -98,9 +207,14 @@ function stylesheet(p, large) {
       width: "data(width)", "line-color": "data(color)", "target-arrow-color": "data(color)", "target-arrow-shape": "triangle",
       // Haystack edges (no arrowheads, no label layout per bend) are Cytoscape's cheapest: large
       // graphs use them and show direction in the side panel instead.
-      "arrow-scale": 0.8, "curve-style": large ? "haystack" : "bezier", "haystack-radius": 0, label: "data(label)", "font-size": 9,
-      color: p.text, "text-background-color": p.textBg, "text-background-opacity": 0.85, "text-background-padding": 1,
-      "min-zoomed-font-size": large ? 10 : 7, "line-style": "solid",
+      "arrow-scale": 0.8, "curve-style": large ? "haystack" : "bezier", "haystack-radius": 0, label: "data(label)", "font-size": EDGE_FONT_PX,
+      "font-family": FONT_FAMILY, color: p.text, "text-background-color": p.textBg, "text-background-opacity": 0.85,
+      "text-background-padding": EDGE_LABEL_PADDING, "min-zoomed-font-size": large ? 10 : MIN_EDGE_LABEL_PX, "line-style": "solid",
+    } },
+    // An edge ELK routed around the nodes in its way: straight legs through its bends.
+    { selector: "edge.routed", style: {
+      "curve-style": "segments", "edge-distances": "node-position", "segment-weights": "data(segW)", "segment-distances": "data(segD)",
+      "text-margin-x": "data(labelDx)", "text-margin-y": "data(labelDy)",
     } },
     { selector: "edge[health = 'degraded']", style: { "line-style": "dashed", "line-dash-pattern": [7, 4] } },
     { selector: "edge[health = 'failing']", style: { "line-style": "dotted", "line-dash-pattern": [2, 3] } },
@@ -154,11 +268,15 @@ export class GraphCanvas {
       textureOnViewport: expectLarge && !this.webgl,
       pixelRatio: expectLarge ? 1 : "auto",
     });
+    this.pixelRatio = expectLarge ? 1 : globalThis.devicePixelRatio || 1;
     this.cy.on("tap", "node, edge", (evt) => {
       const el = evt.target;
       this.onSelect({ group: el.isNode() ? "nodes" : "edges", id: el.id() });
     });
     this.cy.on("tap", (evt) => { if (evt.target === this.cy) this.onSelect(null); });
+    // A route's bends are placed for where its ends were: a node dragged away takes its edges
+    // back to plain curves.
+    this.cy.on("drag", "node", (evt) => evt.target.union(evt.target.descendants()).connectedEdges(".routed").removeClass("routed"));
   }
 
   /** The renderer in use: "webgl" or "canvas". */
@@ -293,13 +411,24 @@ export class GraphCanvas {
   layout({ fit = true } = {}) {
     const token = ++this.layoutToken;
     const cy = this.cy;
-    const name = this.layoutName === "auto" ? (this.large ? "fcose" : "dagre") : this.layoutName;
+    let name = this.layoutName === "auto" ? (this.large ? "fcose" : "elk") : this.layoutName;
     if (cy.nodes().empty()) return Promise.resolve();
+    // Routes belong to the layout that computed them.
+    cy.edges(".routed").removeClass("routed");
+    if (name === "elk") {
+      if (globalThis.ELK && typeof Worker !== "undefined") return this.#elkLayout(token, fit);
+      name = "dagre";
+    }
     if (name === "fcose" && this.large && typeof Worker !== "undefined") {
       // A quick placement first so the graph is on screen and interactive at once.
       this.#quickGrid(fit);
       return this.#workerLayout(token, fit);
     }
+    return this.#runLayout(name, fit);
+  }
+
+  #runLayout(name, fit) {
+    const cy = this.cy;
     const options = {
       dagre: { name: "dagre", rankDir: "LR", nodeSep: 28, rankSep: 110, edgeSep: 8, fit, padding: 30, animate: false },
       fcose: { name: "fcose", quality: "default", randomize: true, animate: false, fit, padding: 30, nodeRepulsion: 6500, idealEdgeLength: 90 },
@@ -310,6 +439,119 @@ export class GraphCanvas {
       const layout = cy.layout(options);
       layout.one("layoutstop", () => resolve());
       layout.run();
+    });
+  }
+
+  /**
+   * ELK layered in its Web Worker. Every node is given to ELK as the box its drawing and label
+   * take (so labels cannot land on neighbours), app boxes as ELK parents with Cytoscape's padding
+   * and their label above (so boxes cannot overlap), and edge labels as ELK labels (so layers
+   * leave room for them). Long edges get ELK's bends. Until ELK answers, the canvas keeps the
+   * class `layout-pending` (hidden: nodes still sit where they were added); if it fails or is
+   * too slow, the layered dagre layout is used.
+   */
+  #elkLayout(token, fit) {
+    const cy = this.cy;
+    const graph = this.#elkGraph();
+    this.elk ??= new globalThis.ELK({ workerUrl: `${this.vendorUrl}elk-worker.min.js` });
+    this.container.classList.add("layout-pending");
+    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error("ELK took too long")), ELK_TIMEOUT_MS));
+    return Promise.race([this.elk.layout(graph), timeout])
+      .then((result) => {
+        if (token !== this.layoutToken) return;
+        this.#applyElk(result);
+        if (fit) cy.fit(undefined, 30);
+      })
+      .catch((error) => {
+        if (token !== this.layoutToken) return undefined;
+        console.warn("meshui: ELK layout failed, using dagre:", error);
+        this.elk = null;
+        return this.#runLayout("dagre", fit);
+      })
+      .finally(() => { if (token === this.layoutToken) this.container.classList.remove("layout-pending"); });
+  }
+
+  #elkGraph() {
+    const cy = this.cy;
+    const byId = new Map();
+    const root = { id: "root", layoutOptions: ELK_OPTIONS, children: [], edges: [] };
+    // Where each node's centre lies inside the box ELK places, to put it back there.
+    this.elkOffsets = new Map();
+    const groups = cy.nodes().filter((n) => n.data("group"));
+    for (const group of groups) {
+      const label = group.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true });
+      const labelHeight = Number.isFinite(label.h) ? label.h : 0;
+      byId.set(group.id(), {
+        id: group.id(), children: [],
+        layoutOptions: {
+          "elk.padding": `[top=${GROUP_PADDING + labelHeight + GROUP_LABEL_GAP},left=${GROUP_PADDING},bottom=${GROUP_PADDING},right=${GROUP_PADDING}]`,
+          // As wide as its label at least, so the label stays over its own box.
+          "elk.nodeSize.constraints": "MINIMUM_SIZE",
+          "elk.nodeSize.minimum": `(${Number.isFinite(label.w) ? label.w : 0}, 0)`,
+          "elk.contentAlignment": "H_CENTER V_CENTER",
+        },
+      });
+    }
+    for (const node of cy.nodes().filter((n) => !n.data("group"))) {
+      const box = node.boundingBox({ includeLabels: true, includeOverlays: false });
+      const at = node.position();
+      this.elkOffsets.set(node.id(), { x: at.x - box.x1 + NODE_MARGIN, y: at.y - box.y1 + NODE_MARGIN });
+      byId.set(node.id(), { id: node.id(), width: box.w + 2 * NODE_MARGIN, height: box.h + 2 * NODE_MARGIN });
+    }
+    for (const [id, item] of byId) {
+      const parent = cy.getElementById(id).data("parent");
+      (parent && byId.has(parent) ? byId.get(parent).children : root.children).push(item);
+    }
+    const measure = document.createElement("canvas").getContext("2d");
+    measure.font = `${EDGE_FONT_PX}px ${FONT_FAMILY}`;
+    for (const edge of cy.edges()) {
+      const item = { id: edge.id(), sources: [edge.data("source")], targets: [edge.data("target")] };
+      const text = edge.data("label");
+      if (text) {
+        // Measured as Cytoscape draws it (font and background padding of the edge style): an
+        // edge not drawn yet has no label box to ask for.
+        const width = measure.measureText(text).width + 2 * EDGE_LABEL_PADDING;
+        item.labels = [{ text, width, height: EDGE_FONT_PX + 4 + 2 * EDGE_LABEL_PADDING, layoutOptions: { "elk.edgeLabels.placement": "CENTER" } }];
+      }
+      root.edges.push(item);
+    }
+    return root;
+  }
+
+  #applyElk(result) {
+    const cy = this.cy;
+    const placed = new Map();
+    const walk = (item) => {
+      for (const child of item.children ?? []) {
+        placed.set(child.id, child);
+        walk(child);
+      }
+    };
+    walk(result);
+    const routes = new Map();
+    const collect = (item) => {
+      for (const e of item.edges ?? []) routes.set(e.id, e);
+      for (const child of item.children ?? []) collect(child);
+    };
+    collect(result);
+    cy.batch(() => {
+      cy.nodes().filter((n) => !n.data("group")).forEach((n) => {
+        const p = placed.get(n.id());
+        const offset = this.elkOffsets.get(n.id());
+        if (p && offset) n.position({ x: p.x + offset.x, y: p.y + offset.y });
+      });
+      cy.edges().forEach((e) => {
+        const route = routes.get(e.id());
+        const section = route?.sections?.[0];
+        const label = route?.labels?.[0];
+        const labelCentre = label && Number.isFinite(label.x) ? { x: label.x + label.width / 2, y: label.y + label.height / 2 } : null;
+        if (!section || e.isLoop()) return;
+        const { bends, offset } = routeThroughLabel(section.startPoint, section.bendPoints ?? [], section.endPoint, labelCentre);
+        if (!bends.length) return;
+        const { weights, distances } = segmentsThrough(e.source().position(), e.target().position(), bends);
+        e.data({ segW: weights, segD: distances, labelDx: offset.x, labelDy: offset.y });
+        e.addClass("routed");
+      });
     });
   }
 
@@ -464,5 +706,16 @@ export class GraphCanvas {
   /** Counts of what is drawn (group nodes excluded), for the summary line. */
   counts() {
     return { nodes: this.cy.nodes().filter((n) => !n.data("group")).length, edges: this.cy.edges().length };
+  }
+
+  /**
+   * How many edge labels Cytoscape leaves undrawn at the current zoom, so the page can say so.
+   * Its rule (eleTextBiggerThanMin): the font size times the zoom's texture level
+   * (2^ceil(log2(zoom × pixel ratio))) below `min-zoomed-font-size`.
+   */
+  undrawnEdgeLabels() {
+    const scale = 2 ** Math.ceil(Math.log2(this.cy.zoom() * this.pixelRatio));
+    if (EDGE_FONT_PX * scale >= (this.large ? 10 : MIN_EDGE_LABEL_PX)) return 0;
+    return this.cy.edges(":visible").filter((e) => Boolean(e.data("label"))).length;
   }
 }

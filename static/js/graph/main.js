@@ -199,16 +199,25 @@ const READ_MODES = {
 
 function renderSummary() {
   if (!hasGraph) return;
-  const parts = [`${model.nodes.size} nodes`, `${model.edges.size} edges`];
+  // App boxes (versioned app graph) are containers, not nodes: counted apart.
+  const boxes = [...model.nodes.values()].filter((n) => n.is_group).length;
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const parts = [plural(model.nodes.size - boxes, "node"), plural(model.edges.size, "edge")];
+  if (boxes) parts.push(`${boxes} app box${boxes === 1 ? "" : "es"}`);
   if (view.queryTime !== null) parts.push(`at ${new Date(view.queryTime * 1000).toISOString().replace(".000Z", "Z")}`);
   else if (lastUpdateMs !== null) parts.push(`updated ${formatAge((Date.now() - lastUpdateMs) / 1000)}`);
   if (findTest) parts.push(`${filterCounts.found} found`);
   if (hideTest) parts.push(`${hiddenText(filterCounts)} hidden`);
+  const undrawn = canvas.undrawnEdgeLabels();
+  if (undrawn) parts.push(`${plural(undrawn, "edge label")} too small to draw: zoom in`);
   const readText = READ_MODES[model.readMode];
   if (readText) parts.push(readText);
   summaryEl.textContent = parts.join(" · ");
 }
 setInterval(renderSummary, 1000);
+// Edge labels appear and disappear with the zoom: the summary says so as soon as it rests.
+let summaryTimer = null;
+canvas.cy.on("zoom", () => { clearTimeout(summaryTimer); summaryTimer = setTimeout(renderSummary, 150); });
 
 // ---- find / hide -----------------------------------------------------------------------
 
