@@ -7,67 +7,20 @@ The demo mesh (``demo_server``, tests/e2e/graph_fixtures.py) at the two sizes an
 
 from __future__ import annotations
 
-import json
 import re
-import urllib.request
-from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, expect
+from playwright.sync_api import expect
 
-from tests.e2e.conftest import MeshuiServer, screenshot
+from tests.e2e.conftest import screenshot
 from tests.e2e.graph_geometry import measure
+from tests.e2e.graph_pages import api_graph, open_graph
 
 pytestmark = pytest.mark.e2e
+# demo_server, open_page
 pytest_plugins = ["tests.e2e.graph_fixtures"]
 
-VIEWPORTS = {1600: {"width": 1600, "height": 1000}, 1024: {"width": 1024, "height": 700}}
 SIZES_AND_SCHEMES = [(1600, "light"), (1024, "dark")]
-
-
-@pytest.fixture
-def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
-    """``open_page(width, scheme)``: a page in a context of that viewport and colour scheme.
-
-    As the ``page`` fixture does, any request off 127.0.0.1 is aborted and fails the test.
-    """
-    contexts = []
-    blocked: list[str] = []
-
-    def only_loopback(route: Route) -> None:
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    def make(width: int, scheme: str) -> Page:
-        context = browser.new_context(viewport=VIEWPORTS[width], color_scheme=scheme)
-        context.route("**/*", only_loopback)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        return page
-
-    yield make
-    for context in contexts:
-        context.close()
-    assert blocked == [], f"the page tried to reach outside 127.0.0.1: {blocked}"
-
-
-def api_graph(server: MeshuiServer, query: str) -> dict:
-    with urllib.request.urlopen(f"{server.url}/api/v1/graph?{query}", timeout=30) as response:
-        return json.loads(response.read())
-
-
-def open_graph(page: Page, server: MeshuiServer, query: str) -> None:
-    """Open ``/?<query>`` and wait until its first layout is applied."""
-    response = page.goto(f"{server.url}/?{query}")
-    assert response is not None
-    assert response.status == 200
-    page.wait_for_function("() => window.meshuiGraph && window.meshuiGraph.layoutDone")
-    page.evaluate("window.meshuiGraph.layoutDone")
 
 
 @pytest.mark.parametrize(("width", "scheme"), SIZES_AND_SCHEMES)

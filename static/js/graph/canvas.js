@@ -17,7 +17,7 @@ cytoscape.use(globalThis.cytoscapeFcose);
 
 /** Above this many nodes: force layout in a worker, lighter styles. */
 export const LARGE_NODES = 300;
-/** Above this many edges the traffic animation is not offered (it restyles every edge). */
+/** Above this many edges the traffic animation is not offered (it draws every edge's dots each frame). */
 export const ANIMATION_EDGE_LIMIT = 800;
 /** A structural change adding more than this share of the nodes gets a fresh layout. */
 const RELAYOUT_SHARE = 0.3;
@@ -116,6 +116,53 @@ export function routeThroughLabel(start, bends, end, label) {
   return { bends: [...left, on, ...right], offset: { x: label.x - on.x, y: label.y - on.y } };
 }
 
+/** Dots of the traffic animation are this far apart along an edge (model px). */
+const FLOW_SPACING = 34;
+
+/**
+ * The path Cytoscape draws for `edge`, as a polyline `[{x, y, at}]` (`at`: length so far), from
+ * its public geometry: segment points, or quadratic curves through its control points (the way
+ * Cytoscape chains them: each control point, with the midpoints between them as joints).
+ */
+function edgePath(edge) {
+  const start = edge.sourceEndpoint();
+  const end = edge.targetEndpoint();
+  if (!start || !end || !Number.isFinite(start.x) || !Number.isFinite(end.x)) return [];
+  const points = [start];
+  const segments = edge.segmentPoints();
+  const controls = segments ? null : edge.controlPoints();
+  if (segments) points.push(...segments);
+  else if (controls?.length) {
+    let from = start;
+    controls.forEach((c, i) => {
+      const to = i + 1 < controls.length ? { x: (c.x + controls[i + 1].x) / 2, y: (c.y + controls[i + 1].y) / 2 } : end;
+      for (let t = 0.1; t <= 1.0001; t += 0.1) {
+        const u = 1 - t;
+        points.push({ x: u * u * from.x + 2 * u * t * c.x + t * t * to.x, y: u * u * from.y + 2 * u * t * c.y + t * t * to.y });
+      }
+      from = to;
+    });
+  }
+  if (!controls?.length) points.push(end);
+  let at = 0;
+  return points.map((p, i) => {
+    if (i) at += Math.hypot(p.x - points[i - 1].x, p.y - points[i - 1].y);
+    return { x: p.x, y: p.y, at };
+  });
+}
+
+/** The point `distance` along a polyline of edgePath. */
+function pointAt(path, distance) {
+  for (let i = 1; i < path.length; i += 1) {
+    if (path[i].at >= distance) {
+      const leg = path[i].at - path[i - 1].at || 1;
+      const t = (distance - path[i - 1].at) / leg;
+      return { x: path[i - 1].x + t * (path[i].x - path[i - 1].x), y: path[i - 1].y + t * (path[i].y - path[i - 1].y) };
+    }
+  }
+  return path[path.length - 1];
+}
+
 function nearestOnSegment(p, a, b) {
   const dx = b.x - a.x;
   const dy = b.y - a.y;
@@ -135,9 +182,9 @@ const SHAPE = { workload: "ellipse", app: "round-rectangle", service: "triangle"
 /** Okabe–Ito colours (safe for the common colour-vision deficiencies), one set per scheme. */
 const PALETTES = {
   light: { healthy: "#009E73", degraded: "#E69F00", failing: "#D55E00", idle: "#9aa3b2", unknown: "#6b7686",
-    text: "#1d2330", textBg: "#ffffff", edge: "#8a93a3", accent: "#0072B2", bg: [255, 255, 255], group: "#eef1f5" },
+    text: "#1d2330", textBg: "#ffffff", edge: "#8a93a3", accent: "#0072B2", bg: [255, 255, 255], group: "#eef1f5", flow: "#1d2330" },
   dark: { healthy: "#2fbf8f", degraded: "#F0B429", failing: "#FF7A45", idle: "#6b7385", unknown: "#8d97a8",
-    text: "#dde3ee", textBg: "#141a24", edge: "#7b8596", accent: "#56B4E9", bg: [20, 26, 36], group: "#1d2533" },
+    text: "#dde3ee", textBg: "#141a24", edge: "#7b8596", accent: "#56B4E9", bg: [20, 26, 36], group: "#1d2533", flow: "#f2f5fa" },
 };
 
 /** Whether the browser can give Cytoscape a hardware-accelerated WebGL 2 context. */
@@ -175,11 +222,15 @@ function mtlsClass(ratio) {
   return ratio >= 1 ? "mtls" : "mtls-partial";
 }
 
-function edgeWidth(edge) {
-  const rate = edge.protocol === "tcp"
+/** An edge's traffic on one scale: requests per second, or kB/s both ways for TCP. */
+function edgeTraffic(edge) {
+  return edge.protocol === "tcp"
     ? ((edge.tcp_sent_bytes_per_s || 0) + (edge.tcp_received_bytes_per_s || 0)) / 1000
     : edge.request_rate || 0;
-  return Math.min(7, 1.2 + Math.log10(1 + rate) * 1.6);
+}
+
+function edgeWidth(edge) {
+  return Math.min(7, 1.2 + Math.log10(1 + edgeTraffic(edge)) * 1.6);
 }
 
 function stylesheet(p, large) {
@@ -221,8 +272,6 @@ function stylesheet(p, large) {
     { selector: "edge[health = 'idle']", style: { opacity: 0.45 } },
     { selector: "edge.show-mtls.mtls", style: { "source-arrow-shape": "circle", "source-arrow-color": p.accent, "source-arrow-fill": "filled" } },
     { selector: "edge.show-mtls.mtls-partial", style: { "source-arrow-shape": "circle", "source-arrow-color": p.accent, "source-arrow-fill": "hollow" } },
-    { selector: "edge.flow", style: { "line-style": "dashed" } },
-    { selector: "edge.flow[health = 'healthy']", style: { "line-dash-pattern": [10, 3] } },
     { selector: ".dim", style: { opacity: 0.15 } },
     { selector: ".found", style: { "underlay-color": p.accent, "underlay-opacity": 0.35, "underlay-padding": 6 } },
     { selector: ".filtered", style: { display: "none" } },
@@ -306,6 +355,9 @@ export class GraphCanvas {
       id: edge.id, source: edge.source, target: edge.target, health: edge.health,
       color: this.palette[edge.health] ?? this.palette.edge, width: edgeWidth(edge),
       label: this.#edgeText(edge, model),
+      // For the traffic animation: how fast its dots go, and the share of them marked as errors.
+      rate: edgeTraffic(edge),
+      errorShare: edge.protocol === "tcp" ? 0 : Math.min(1, edge.error_rate || 0),
     };
   }
 
@@ -323,10 +375,11 @@ export class GraphCanvas {
 
   /**
    * Bring the canvas to the model after `changes` (a GraphModel change summary).
-   * `fresh`: a new view, so lay everything out from scratch. Returns a promise that settles
-   * when any layout it started has finished.
+   * `fresh`: a new view, so lay everything out from scratch; `keepPlaced`: never lay out again
+   * (idle nodes shown or hidden), only place what is new beside its neighbours. Returns a promise
+   * that settles when any layout it started has finished.
    */
-  update(model, changes, { fresh = false } = {}) {
+  update(model, changes, { fresh = false, keepPlaced = false } = {}) {
     const cy = this.cy;
     const large = model.nodes.size > LARGE_NODES;
     if (large !== this.large) {
@@ -368,7 +421,7 @@ export class GraphCanvas {
       }
     });
     this.#refreshAnimation();
-    if (fresh || (addedNodes.length > 0 && addedNodes.length > RELAYOUT_SHARE * cy.nodes().length)) {
+    if (fresh || (!keepPlaced && addedNodes.length > 0 && addedNodes.length > RELAYOUT_SHARE * cy.nodes().length)) {
       return this.layout({ fit: true });
     }
     if (addedNodes.length) this.#placeNearNeighbours(addedNodes);
@@ -389,9 +442,14 @@ export class GraphCanvas {
   }
 
   #placeNearNeighbours(nodes) {
-    const bb = this.cy.elements().boundingBox();
+    const newIds = new Set(nodes.map((n) => n.id()));
+    const others = this.cy.nodes().filter((n) => !n.data("group") && !newIds.has(n.id()));
+    const bb = others.boundingBox();
+    // Boxes (with labels) already taken; each node placed joins them.
+    const taken = others.map((n) => n.boundingBox({ includeLabels: true, includeOverlays: false }));
+    const free = (b) => !taken.some((t) => b.x1 < t.x2 + 8 && t.x1 < b.x2 + 8 && b.y1 < t.y2 + 8 && t.y1 < b.y2 + 8);
     nodes.forEach((node, i) => {
-      const placed = node.neighborhood("node").filter((n) => !nodes.includes(n));
+      const placed = node.neighborhood("node").filter((n) => !newIds.has(n.id()) && !n.data("group"));
       let x;
       let y;
       if (placed.length) {
@@ -401,9 +459,20 @@ export class GraphCanvas {
         x = (Number.isFinite(bb.x2) ? bb.x2 : 0) + 60;
         y = (Number.isFinite(bb.y1) ? bb.y1 : 0) + i * 50;
       }
-      // Offset by a golden-angle spiral so siblings do not land on one point.
-      const angle = i * 2.39996;
-      node.position({ x: x + 55 * Math.cos(angle), y: y + 55 * Math.sin(angle) });
+      // Out along a golden-angle spiral to the first spot where the node and its label lie on
+      // nothing already drawn (siblings included), so a new node never hides another.
+      const own = node.boundingBox({ includeLabels: true, includeOverlays: false });
+      const at = node.position();
+      const dx1 = own.x1 - at.x; const dx2 = own.x2 - at.x; const dy1 = own.y1 - at.y; const dy2 = own.y2 - at.y;
+      let spot = { x: x + 55, y };
+      for (let k = 1; k < 400; k += 1) {
+        const angle = (i + k) * 2.39996;
+        const r = 55 + 9 * Math.sqrt(k);
+        const c = { x: x + r * Math.cos(angle), y: y + r * Math.sin(angle) };
+        const box = { x1: c.x + dx1, x2: c.x + dx2, y1: c.y + dy1, y2: c.y + dy2 };
+        if (free(box)) { spot = c; taken.push(box); break; }
+      }
+      node.position(spot);
     });
   }
 
@@ -634,7 +703,13 @@ export class GraphCanvas {
     }));
   }
 
-  /** Traffic animation: moving dashes on edges that carry traffic (small graphs only). */
+  /**
+   * Traffic animation (small graphs only): dots moving from caller to callee along every edge
+   * that carries traffic, drawn on a canvas of their own over the graph. The edges keep their
+   * line styles, so dashed still means degraded. Faster dots mean more traffic; a share of the
+   * dots equal to the edge's error rate are error dots — vermillion squares with a dark rim
+   * where the others are round — so errors show without relying on colour.
+   */
   setAnimation(on) {
     this.animate = on;
     this.#refreshAnimation();
@@ -645,20 +720,90 @@ export class GraphCanvas {
     return this.cy.edges().length <= ANIMATION_EDGE_LIMIT;
   }
 
+  /** What the last animation frame drew: `{edges, dots, errorDots}` (zeros when off). */
+  get flowFrame() {
+    return this.lastFlow ?? { edges: 0, dots: 0, errorDots: 0 };
+  }
+
   #refreshAnimation() {
     const want = this.animate && this.canAnimate;
     if (!want) {
-      if (this.animTimer) { clearInterval(this.animTimer); this.animTimer = null; }
-      this.cy.edges(".flow").removeClass("flow").removeStyle("line-dash-offset");
+      if (this.animFrame) cancelAnimationFrame(this.animFrame);
+      this.animFrame = null;
+      this.lastFlow = null;
+      this.flowCanvas?.remove();
+      this.flowCanvas = null;
       return;
     }
-    this.cy.edges().forEach((e) => e.toggleClass("flow", e.data("health") !== "idle" && e.data("width") > 1.2));
-    if (this.animTimer) return;
-    let offset = 0;
-    this.animTimer = setInterval(() => {
-      offset = (offset + 1) % 1000;
-      this.cy.batch(() => this.cy.edges(".flow").forEach((e) => e.style("line-dash-offset", -offset * e.data("width"))));
-    }, 60);
+    if (this.animFrame) return;
+    if (!this.flowCanvas) {
+      this.flowCanvas = document.createElement("canvas");
+      this.flowCanvas.className = "flow-overlay";
+      this.flowCanvas.setAttribute("aria-hidden", "true");
+      this.flowCanvas.dataset.testid = "flow-overlay";
+      this.container.after(this.flowCanvas);
+    }
+    const frame = (now) => {
+      this.#drawFlow(now / 1000);
+      this.animFrame = requestAnimationFrame(frame);
+    };
+    this.animFrame = requestAnimationFrame(frame);
+  }
+
+  #drawFlow(seconds) {
+    const canvas = this.flowCanvas;
+    const ratio = globalThis.devicePixelRatio || 1;
+    const width = this.cy.width();
+    const height = this.cy.height();
+    if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
+      canvas.width = Math.round(width * ratio);
+      canvas.height = Math.round(height * ratio);
+    }
+    const g = canvas.getContext("2d");
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.clearRect(0, 0, canvas.width, canvas.height);
+    const zoom = this.cy.zoom();
+    const pan = this.cy.pan();
+    g.setTransform(ratio * zoom, 0, 0, ratio * zoom, ratio * pan.x, ratio * pan.y);
+    const stats = { edges: 0, dots: 0, errorDots: 0 };
+    // Never under 3 screen px, so the dots stay visible on a graph zoomed out to fit.
+    const radius = Math.max(2.6, 3 / zoom);
+    this.cy.edges(":visible").forEach((edge) => {
+      const rate = edge.data("rate") ?? 0;
+      if (!(rate > 0) || edge.data("health") === "idle" || edge.hasClass("dim")) return;
+      const path = edgePath(edge);
+      const length = path.length ? path[path.length - 1].at : 0;
+      if (length < 4) return;
+      stats.edges += 1;
+      // One dot per FLOW_SPACING px, moving at a speed that grows with the logarithm of the rate.
+      const count = Math.max(1, Math.floor(length / FLOW_SPACING));
+      const spacing = length / count;
+      const speed = 22 + 18 * Math.log10(1 + rate);
+      const shift = (seconds * speed) % spacing;
+      // The edge's error share of its dots, evenly spread and at least one when any request
+      // fails (a 2 % error rate on a short edge would otherwise round to none).
+      const errorShare = edge.data("errorShare") ?? 0;
+      const errors = errorShare > 0 ? Math.max(1, Math.round(count * errorShare)) : 0;
+      for (let k = 0; k < count; k += 1) {
+        const p = pointAt(path, k * spacing + shift);
+        const error = Math.floor(((k + 1) * errors) / count) > Math.floor((k * errors) / count);
+        if (error) {
+          g.fillStyle = this.palette.failing;
+          g.strokeStyle = this.palette.text;
+          g.lineWidth = 1;
+          g.fillRect(p.x - radius - 0.6, p.y - radius - 0.6, 2 * radius + 1.2, 2 * radius + 1.2);
+          g.strokeRect(p.x - radius - 0.6, p.y - radius - 0.6, 2 * radius + 1.2, 2 * radius + 1.2);
+          stats.errorDots += 1;
+        } else {
+          g.fillStyle = this.palette.flow;
+          g.beginPath();
+          g.arc(p.x, p.y, radius, 0, 2 * Math.PI);
+          g.fill();
+        }
+        stats.dots += 1;
+      }
+    });
+    this.lastFlow = stats;
   }
 
   /**
