@@ -40,11 +40,11 @@ const ELK_OPTIONS = {
   "elk.hierarchyHandling": "INCLUDE_CHILDREN",
   "elk.edgeRouting": "POLYLINE",
   "elk.edgeLabels.inline": "true",
-  "elk.spacing.nodeNode": "22",
+  "elk.spacing.nodeNode": "16",
   "elk.spacing.edgeNode": "14",
   "elk.spacing.edgeEdge": "8",
   "elk.spacing.edgeLabel": "2",
-  "elk.layered.spacing.nodeNodeBetweenLayers": "50",
+  "elk.layered.spacing.nodeNodeBetweenLayers": "40",
   "elk.layered.spacing.edgeNodeBetweenLayers": "14",
   // Brandes–Köpf, not network simplex: 3 s rather than 77 s for 300 nodes / 600 labelled edges
   // on the 2-core machine (docs/decisions/0024-graph-layout.md).
@@ -53,9 +53,9 @@ const ELK_OPTIONS = {
   "elk.json.edgeCoords": "ROOT",
 };
 /** Room around a node's drawing (border, origin ring) that ELK keeps free too. */
-const NODE_MARGIN = 6;
+const NODE_MARGIN = 4;
 /** Cytoscape's padding of a box (the `node[?group]` style) and the gap above it for its label. */
-const GROUP_PADDING = 12;
+const GROUP_PADDING = 8;
 const GROUP_LABEL_GAP = 4;
 
 /**
@@ -215,7 +215,9 @@ function nodeLabel(node, routing = "") {
   if (node.is_gateway) badges.push("GW");
   if (node.kind === "unknown" && node.name !== "unknown") badges.push("UNKNOWN");
   if (node.kind === "external") badges.push("EXT");
-  const second = [node.kind === "unknown" || node.kind === "external" ? null : node.namespace, badges.join(" "), routing].filter(Boolean).join(" · ");
+  // A version inside an app box leaves the namespace to the box's label above it.
+  const namespace = node.kind === "unknown" || node.kind === "external" || node.parent ? null : node.namespace;
+  const second = [namespace, badges.join(" "), routing].filter(Boolean).join(" · ");
   return `${GLYPH[node.health] ?? ""}${node.name}${second ? `\n${second}` : ""}`;
 }
 
@@ -254,7 +256,7 @@ function stylesheet(p, large) {
     { selector: "node[?routed]", style: { "text-max-width": 240 } },
     { selector: "node[?group]", style: {
       shape: "round-rectangle", "background-color": p.group, "background-opacity": 0.6, "border-width": 1,
-      "border-style": "dashed", "border-color": p.edge, "text-valign": "top", "text-margin-y": -4, padding: 12,
+      "border-style": "dashed", "border-color": p.edge, "text-valign": "top", "text-margin-y": -4, padding: GROUP_PADDING,
     } },
     { selector: "edge", style: {
       width: "data(width)", "line-color": "data(color)", "target-arrow-color": "data(color)", "target-arrow-shape": "triangle",
