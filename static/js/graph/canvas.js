@@ -426,7 +426,7 @@ export class GraphCanvas {
     });
     this.#refreshAnimation();
     if (fresh || (!keepPlaced && addedNodes.length > 0 && addedNodes.length > RELAYOUT_SHARE * cy.nodes().length)) {
-      return this.layout({ fit: true });
+      return this.layout({ fit: true, unplaced: fresh });
     }
     if (addedNodes.length) this.#placeNearNeighbours(addedNodes);
     return Promise.resolve();
@@ -480,16 +480,22 @@ export class GraphCanvas {
     });
   }
 
-  /** Lay the graph out with the selected layout; resolves when the positions are applied. */
-  layout({ fit = true } = {}) {
+  /**
+   * Lay the graph out with the selected layout; resolves when the positions are applied.
+   * `unplaced`: the nodes were just added and sit on one point, so the canvas is hidden until
+   * an asynchronous layout has placed them.
+   */
+  layout({ fit = true, unplaced = false } = {}) {
     const token = ++this.layoutToken;
     const cy = this.cy;
+    // Whatever an older layout hid is this one's to show.
+    this.container.classList.remove("layout-pending");
     let name = this.layoutName === "auto" ? (this.large ? "fcose" : "elk") : this.layoutName;
     if (cy.nodes().empty()) return Promise.resolve();
     // Routes belong to the layout that computed them.
     cy.edges(".routed").removeClass("routed");
     if (name === "elk") {
-      if (globalThis.ELK && typeof Worker !== "undefined") return this.#elkLayout(token, fit);
+      if (globalThis.ELK && typeof Worker !== "undefined") return this.#elkLayout(token, fit, unplaced);
       name = "dagre";
     }
     if (name === "fcose" && this.large && typeof Worker !== "undefined") {
@@ -519,16 +525,17 @@ export class GraphCanvas {
    * ELK layered in its Web Worker. Every node is given to ELK as the box its drawing and label
    * take (so labels cannot land on neighbours), app boxes as ELK parents with Cytoscape's padding
    * and their label above (so boxes cannot overlap), and edge labels as ELK labels (so layers
-   * leave room for them). Long edges get ELK's bends. Until ELK answers, the canvas keeps the
-   * class `layout-pending` (hidden: nodes still sit where they were added); if it fails or is
-   * too slow, the layered dagre layout is used.
+   * leave room for them). Long edges get ELK's bends. With `hide`, the canvas keeps the class
+   * `layout-pending` (hidden) until ELK answers; if it fails or is too slow, the layered dagre
+   * layout is used.
    */
-  #elkLayout(token, fit) {
+  #elkLayout(token, fit, hide) {
     const cy = this.cy;
     const graph = this.#elkGraph();
     this.elk ??= new globalThis.ELK({ workerUrl: `${this.vendorUrl}elk-worker.min.js` });
-    this.container.classList.add("layout-pending");
-    const timeout = new Promise((_, reject) => setTimeout(() => reject(new Error("ELK took too long")), ELK_TIMEOUT_MS));
+    if (hide) this.container.classList.add("layout-pending");
+    let timer = null;
+    const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error("ELK took too long")), ELK_TIMEOUT_MS); });
     return Promise.race([this.elk.layout(graph), timeout])
       .then((result) => {
         if (token !== this.layoutToken) return;
@@ -543,7 +550,10 @@ export class GraphCanvas {
         this.elk = null;
         return this.#runLayout("dagre", fit);
       })
-      .finally(() => { if (token === this.layoutToken) this.container.classList.remove("layout-pending"); });
+      .finally(() => {
+        clearTimeout(timer);
+        if (token === this.layoutToken) this.container.classList.remove("layout-pending");
+      });
   }
 
   #elkGraph() {
