@@ -800,8 +800,12 @@ export class GraphCanvas {
       // fails (a 2 % error rate on a short edge would otherwise round to none).
       const errorShare = edge.data("errorShare") ?? 0;
       const errors = errorShare > 0 ? Math.max(1, Math.round(count * errorShare)) : 0;
+      // The edge's label stays readable: no dot is drawn over it.
+      const label = edge.data("label") ? edge.boundingBox({ includeNodes: false, includeEdges: false, includeLabels: true }) : null;
+      const onLabel = (q) => label && q.x > label.x1 - radius && q.x < label.x2 + radius && q.y > label.y1 - radius && q.y < label.y2 + radius;
       for (let k = 0; k < count; k += 1) {
         const p = pointAt(path, k * spacing + shift);
+        if (onLabel(p)) continue;
         const error = Math.floor(((k + 1) * errors) / count) > Math.floor((k * errors) / count);
         if (error) {
           g.fillStyle = this.palette.failing;
