@@ -84,3 +84,21 @@ def test_every_edge_label_is_drawn_or_counted(demo_server, open_page, graph_type
         )
     else:
         expect(page.get_by_test_id("graph-summary")).not_to_contain_text("too small to draw")
+
+
+def test_edge_labels_too_small_to_draw_are_counted_and_come_back_on_zoom(demo_server, open_page):
+    # given the demo's service graph with its request-rate labels, all drawn
+    page = open_page(1600, "light")
+    open_graph(page, demo_server, "graph_type=service")
+    assert measure(page)["undrawnEdgeLabels"] == 0
+    # when it is zoomed out until Cytoscape stops drawing edge labels
+    page.evaluate("window.meshuiGraph.cy.zoom({level: 0.3, renderedPosition: {x: 400, y: 300}})")
+    drawn = measure(page)
+    assert drawn["undrawnEdgeLabels"] == drawn["labelledEdges"] > 0
+    # then the summary says how many, and what to do
+    summary = page.get_by_test_id("graph-summary")
+    expect(summary).to_contain_text(f"{drawn['undrawnEdgeLabels']} edge labels too small to draw: zoom in")
+    screenshot(page, "graph-layout-labels-counted")
+    # and when zoomed back in, the count goes
+    page.evaluate("window.meshuiGraph.cy.zoom({level: 1.2, renderedPosition: {x: 400, y: 300}})")
+    expect(summary).not_to_contain_text("too small to draw")
