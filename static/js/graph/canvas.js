@@ -791,8 +791,9 @@ export class GraphCanvas {
       const length = path.length ? path[path.length - 1].at : 0;
       if (length < 4) return;
       stats.edges += 1;
-      // One dot per FLOW_SPACING px, moving at a speed that grows with the logarithm of the rate.
-      const count = Math.max(1, Math.floor(length / FLOW_SPACING));
+      // One dot per FLOW_SPACING px (and never closer than 26 screen px, or a graph zoomed out to
+      // fit turns into beads), moving at a speed that grows with the logarithm of the rate.
+      const count = Math.max(1, Math.floor(length / Math.max(FLOW_SPACING, 26 / zoom)));
       const spacing = length / count;
       const speed = 22 + 18 * Math.log10(1 + rate);
       const shift = (seconds * speed) % spacing;
