@@ -7,9 +7,12 @@ cd "$(dirname "$0")/.."
 rm -rf static/vendor
 mkdir -p static/vendor
 # The graph page (templates/topology/graph.html) and its layout worker:
-# Cytoscape.js, the dagre layered layout (dagre bundled), fCoSE with its two base libraries, uPlot.
+# Cytoscape.js, ELK's layered layout (its API, and the layout itself as a Web Worker script),
+# the dagre layered layout (dagre bundled), fCoSE with its two base libraries, uPlot.
 files=(
   node_modules/cytoscape/dist/cytoscape.min.js
+  node_modules/elkjs/lib/elk-api.js
+  node_modules/elkjs/lib/elk-worker.min.js
   node_modules/cytoscape-dagre/dist/cytoscape-dagre.min.js
   node_modules/layout-base/layout-base.js
   node_modules/cose-base/cose-base.js
@@ -28,4 +31,5 @@ done
 for pkg in cytoscape cytoscape-dagre layout-base cose-base cytoscape-fcose uplot; do
   cp "node_modules/$pkg/LICENSE" "static/vendor/LICENSE.$pkg"
 done
+cp node_modules/elkjs/LICENSE.md static/vendor/LICENSE.elkjs
 echo "static/vendor ready"

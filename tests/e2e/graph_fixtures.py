@@ -4,14 +4,18 @@
 ending at ``DATA_END``, in the past: the page is opened with ``query_time`` = the data's end).
 ``graph_server`` is meshui with ``MESHUI_ANONYMOUS_READ=true`` reading that Prometheus.
 ``demo_server`` is meshui with anonymous read and no Prometheus: the built-in demo mesh, live.
+``open_page(width, scheme)`` gives pages at the two sizes the graph is checked at (1600x1000,
+1024x700), light or dark. Helpers: tests/e2e/graph_pages.py.
 Every process is stopped by PID at the end of the session.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import Browser, Page, Route
 
 from tests.e2e.conftest import MeshuiServer, start_meshui_server
 from tests.support import mesh_truth
@@ -52,3 +56,36 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshuiServ
         yield server
     finally:
         server.stop()
+
+
+VIEWPORTS = {1600: {"width": 1600, "height": 1000}, 1024: {"width": 1024, "height": 700}}
+
+
+@pytest.fixture
+def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
+    """``open_page(width, scheme)``: a page in a context of that viewport and colour scheme.
+
+    As the ``page`` fixture does, any request off 127.0.0.1 is aborted and fails the test.
+    """
+    contexts = []
+    blocked: list[str] = []
+
+    def only_loopback(route: Route) -> None:
+        if urlsplit(route.request.url).hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    def make(width: int, scheme: str) -> Page:
+        context = browser.new_context(viewport=VIEWPORTS[width], color_scheme=scheme)
+        context.route("**/*", only_loopback)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    assert blocked == [], f"the page tried to reach outside 127.0.0.1: {blocked}"

@@ -39,6 +39,8 @@ toolbar.window.title = WINDOW_RULE;
 if (expectLarge && !new URLSearchParams(location.search).has("labels")) view = { ...view, labels: "none" };
 let lastUpdateMs = null;
 let pendingFresh = true;
+/** The next snapshot only adds or removes idle elements: keep every node already placed. */
+let pendingKeep = false;
 let filterCounts = { found: 0, hidden: 0 };
 let findTest = null;
 let hideTest = null;
@@ -71,7 +73,11 @@ const namespaces = new NamespacePicker({
 
 let resolveReady;
 const ready = new Promise((resolve) => { resolveReady = resolve; });
-window.meshuiGraph = { cy: canvas.cy, model, ready, layoutDone: null, renderer: canvas.renderer, firstFrameMs: null };
+window.meshuiGraph = {
+  cy: canvas.cy, model, ready, layoutDone: null, renderer: canvas.renderer, firstFrameMs: null,
+  /** What the traffic animation drew in its last frame: `{edges, dots, errorDots}`. */
+  flow: () => canvas.flowFrame,
+};
 
 // ---- states ----------------------------------------------------------------------------
 
@@ -107,9 +113,14 @@ function afterChange(changes) {
 let resolveFirstLiveDraw = null;
 function onSnapshot(graph, meta) {
   const fresh = pendingFresh;
+  const keep = pendingKeep && !fresh;
   pendingFresh = false;
+  pendingKeep = false;
   const changes = model.applySnapshot(graph, { seq: meta.seq, viewKey: meta.viewKey });
-  const drawn = updateCanvas(changes, { fresh: fresh || isStructural(changes) && model.nodes.size === changes.nodes.added.length });
+  const drawn = updateCanvas(changes, {
+    fresh: fresh || (!keep && isStructural(changes) && model.nodes.size === changes.nodes.added.length),
+    keepPlaced: keep,
+  });
   afterChange(changes);
   drawn.then(() => {
     if (findTest || hideTest) applyFilters();
@@ -199,16 +210,25 @@ const READ_MODES = {
 
 function renderSummary() {
   if (!hasGraph) return;
-  const parts = [`${model.nodes.size} nodes`, `${model.edges.size} edges`];
+  // App boxes (versioned app graph) are containers, not nodes: counted apart.
+  const boxes = [...model.nodes.values()].filter((n) => n.is_group).length;
+  const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+  const parts = [plural(model.nodes.size - boxes, "node"), plural(model.edges.size, "edge")];
+  if (boxes) parts.push(`${boxes} app box${boxes === 1 ? "" : "es"}`);
   if (view.queryTime !== null) parts.push(`at ${new Date(view.queryTime * 1000).toISOString().replace(".000Z", "Z")}`);
   else if (lastUpdateMs !== null) parts.push(`updated ${formatAge((Date.now() - lastUpdateMs) / 1000)}`);
   if (findTest) parts.push(`${filterCounts.found} found`);
   if (hideTest) parts.push(`${hiddenText(filterCounts)} hidden`);
+  const undrawn = canvas.undrawnEdgeLabels();
+  if (undrawn) parts.push(`${plural(undrawn, "edge label")} too small to draw: zoom in`);
   const readText = READ_MODES[model.readMode];
   if (readText) parts.push(readText);
   summaryEl.textContent = parts.join(" · ");
 }
 setInterval(renderSummary, 1000);
+// Edge labels appear and disappear with the zoom: the summary says so as soon as it rests.
+let summaryTimer = null;
+canvas.cy.on("zoom", () => { clearTimeout(summaryTimer); summaryTimer = setTimeout(renderSummary, 150); });
 
 // ---- find / hide -----------------------------------------------------------------------
 
@@ -271,8 +291,13 @@ function changeView(patch, { replace = false } = {}) {
 function applyView(before) {
   const dataChanged = API_KEYS.some((k) => JSON.stringify(before[k]) !== JSON.stringify(view[k]));
   if (dataChanged) {
-    if (apiQuery(before) !== apiQuery(view)) {
+    // Showing or hiding idle nodes only adds or removes them: what is placed stays where it is
+    // (and the operator's selection with it); any other new query is a new view, laid out anew.
+    const idleOnly = apiQuery({ ...before, idle: view.idle }) === apiQuery(view);
+    if (apiQuery(before) !== apiQuery(view) && idleOnly) pendingKeep = true;
+    else if (apiQuery(before) !== apiQuery(view)) {
       pendingFresh = true;
+      pendingKeep = false;
       select(null);
       showState("loading");
     }

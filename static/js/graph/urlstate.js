@@ -3,7 +3,7 @@
 export const GRAPH_TYPES = ["workload", "app", "versioned_app", "service"];
 export const WINDOWS = ["1m", "5m", "10m", "30m", "1h", "3h", "6h", "12h", "1d"];
 export const REFRESHES = { off: 0, "5s": 5, "15s": 15, "30s": 30, "1m": 60 };
-export const LAYOUTS = ["auto", "dagre", "fcose", "concentric", "grid"];
+export const LAYOUTS = ["auto", "elk", "dagre", "fcose", "concentric", "grid"];
 
 /** The API's defaults (docs/api.md) and the page's own. */
 export const DEFAULT_VIEW = Object.freeze({
