@@ -79,6 +79,23 @@ function appOf(n) {
   return { namespace: n.namespace, app };
 }
 
+/**
+ * What narrows one end of an edge's trace search: its workload on a workload node, else its
+ * version (a versioned-app node), else nothing (the app alone). `end` is "source" or "target".
+ */
+export function traceNarrowing(n, end) {
+  if (n?.kind === "workload" && n.workload) return [`${end}_workload`, n.workload];
+  if (n?.version) return [`${end}_version`, n.version];
+  return null;
+}
+
+/** "workload productpage-v1", "version v2" or "app reviews": what the API matched an end on. */
+export function describeMatch(matchedOn, params, end) {
+  if (matchedOn === "workload") return `workload ${params.get(`${end}_workload`)}`;
+  if (matchedOn === "version") return `version ${params.get(`${end}_version`)}`;
+  return `app ${String(params.get(end) ?? "").split("/").pop()}`;
+}
+
 export class SidePanel {
   constructor({ root, model, nodeName, onClose }) {
     this.root = root;
@@ -249,6 +266,11 @@ export class SidePanel {
     if (!source || !target) return null;
     p.set("source", `${source.namespace}/${source.app}`);
     p.set("target", `${target.namespace}/${target.app}`);
+    // An edge between workloads (or versions) lists only traces that crossed that edge.
+    for (const [end, id] of [["source", edge.source], ["target", edge.target]]) {
+      const narrowing = traceNarrowing(this.model.nodes.get(id), end);
+      if (narrowing) p.set(...narrowing);
+    }
     return `${API_ROOT}edges/traces?${p}`;
   }
 
@@ -286,22 +308,26 @@ export class SidePanel {
       this.tracesBody.innerHTML = `<div class="panel-traces-message" role="alert" data-testid="panel-traces-error" data-code="${esc(code)}"><strong>${esc(title)}</strong><p>${esc(message)}</p>${hint ? `<p class="muted">${esc(hint)}</p>` : ""}</div>`;
       return;
     }
-    this.#renderTraces(result.body.traces, new URL(url, location.href).searchParams);
+    this.#renderTraces(result.body.traces, new URL(url, location.href).searchParams, result.body.matched_on);
   }
 
-  #renderTraces(traces, params) {
+  #renderTraces(traces, params, matchedOn) {
     const view = viewFromSearch(location.search);
     const endUs = (view.queryTime ?? Date.now() / 1000) * 1e6;
     const startUs = endUs - windowSeconds(view.window) * 1e6;
     const href = (t) => `${TRACE_PAGE}${encodeURIComponent(t.trace_id)}?window=${encodeURIComponent(view.window)}`;
     this.traces.dataset.state = "loaded";
+    // An edge's search says which spans counted as its ends (the API's matched_on).
+    const matched = matchedOn
+      ? `<p class="muted small" data-testid="panel-traces-matched" data-source="${esc(matchedOn.source)}" data-target="${esc(matchedOn.target)}">Calls from ${esc(describeMatch(matchedOn.source, params, "source"))} to ${esc(describeMatch(matchedOn.target, params, "target"))}${matchedOn.source === "app" && matchedOn.target === "app" ? " (any workload or version)" : ""}</p>`
+      : "";
     if (!traces.length) {
-      this.tracesBody.innerHTML = `<p class="muted panel-traces-message" data-testid="panel-traces-empty">No traces in the last ${esc(view.window)}.</p>`;
+      this.tracesBody.innerHTML = matched + `<p class="muted panel-traces-message" data-testid="panel-traces-empty">No traces in the last ${esc(view.window)}.</p>`;
       return;
     }
     const errors = traces.filter((t) => t.has_error).length;
     const slowest = [...traces].sort((a, b) => b.duration_ms - a.duration_ms).slice(0, 5);
-    this.tracesBody.innerHTML = `<p class="muted small">${traces.length} trace${traces.length > 1 ? "s" : ""} (newest ${esc(params.get("limit"))} at most) in the last ${esc(view.window)}${errors ? ` · ${errors} with errors` : ""}</p>`
+    this.tracesBody.innerHTML = matched + `<p class="muted small">${traces.length} trace${traces.length > 1 ? "s" : ""} (newest ${esc(params.get("limit"))} at most) in the last ${esc(view.window)}${errors ? ` · ${errors} with errors` : ""}</p>`
       + scatterSvg(traces, { startUs, endUs, href })
       + `<div class="trace-scatter-legend"><span>● trace</span><span>✖ trace with an error</span></div>`
       + `<h3>Slowest</h3><ul class="trace-list" data-testid="trace-list">${slowest.map((t) => `<li><a href="${esc(href(t))}" data-testid="trace-link" data-trace-id="${esc(t.trace_id)}">${t.has_error ? `<span class="is-error" title="error">✖ </span>` : ""}${esc(new Date(t.start_time_us / 1000).toLocaleTimeString())} · ${t.span_count} spans · ${esc(t.services.length)} services</a><span>${esc(formatDuration(t.duration_ms))}</span></li>`).join("")}</ul>`;
