@@ -71,9 +71,9 @@ class CallEnd:
 
     ``services`` are the trace service names of its app (Istio: ``<app>.<namespace>``). With
     ``workload`` a span matches only when its Envoy's pod (``node_id``) is a pod of that workload
-    in ``namespace``; else with ``version`` only when its ``istio.canonical_revision`` is that
-    version; else any span of the services matches. A span without those Istio tags matches no
-    workload or version.
+    in ``namespace``; with ``version`` only when its ``istio.canonical_revision`` is that version
+    (both given: both must hold); with neither, any span of the services matches. A span
+    without those Istio tags matches no workload or version.
     """
 
     services: frozenset[str]
@@ -83,7 +83,8 @@ class CallEnd:
 
     @property
     def matched_on(self) -> MatchedOn:
-        """What decides whether a span is of this end: ``workload``, ``version`` or ``app``."""
+        """The narrowest identity a span must share with this end: ``workload`` (a workload, and
+        its version when one is given too), ``version`` or ``app``."""
         if self.workload is not None:
             return "workload"
         return "version" if self.version is not None else "app"
@@ -94,10 +95,9 @@ class CallEnd:
             return False
         if self.workload is not None:
             pod = span.pod
-            return pod is not None and pod[1] == self.namespace and pod_of_workload(pod[0], self.workload)
-        if self.version is not None:
-            return str(span.tags.get("istio.canonical_revision", "")) == self.version
-        return True
+            if pod is None or pod[1] != self.namespace or not pod_of_workload(pod[0], self.workload):
+                return False
+        return self.version is None or str(span.tags.get("istio.canonical_revision", "")) == self.version
 
 
 @dataclass(frozen=True, slots=True)

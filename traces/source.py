@@ -170,8 +170,8 @@ class DemoTraceSource:
 
 @dataclass(frozen=True, slots=True)
 class AppRef:
-    """A graph app: ``namespace`` and ``app`` (canonical service), narrowed to one ``workload`` or
-    one ``version`` of it when the graph node is that specific (never both)."""
+    """A graph app: ``namespace`` and ``app`` (canonical service), narrowed to one ``workload``
+    and/or one ``version`` of it when the graph node is that specific."""
 
     namespace: str
     app: str

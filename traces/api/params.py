@@ -113,14 +113,6 @@ class EdgeSearchSerializer(TraceSearchSerializer):
     source_version = _narrowing(VERSION_PATTERN)
     target_version = _narrowing(VERSION_PATTERN)
 
-    def validate(self, attrs: dict) -> dict:
-        for end in ("source", "target"):
-            if attrs[f"{end}_workload"] is not None and attrs[f"{end}_version"] is not None:
-                raise serializers.ValidationError(
-                    {f"{end}_version": [f"give {end}_workload or {end}_version, not both"]}
-                )
-        return attrs
-
 
 @dataclass(frozen=True, slots=True)
 class TraceSearch:

@@ -110,7 +110,7 @@ class EdgeTracesView(APIView):
                     f"{end}_{what}",
                     {"type": "string", "pattern": pattern},
                     description=f"Only calls {'from' if end == 'source' else 'to'} this {what} of the {end} app "
-                    f"(Istio's {tag} span tag); give {end}_workload or {end}_version, not both.",
+                    f"(Istio's {tag} span tag); with both, a span must be of both.",
                 )
                 for end in ("source", "target")
                 for what, pattern, tag in (
