@@ -1,6 +1,7 @@
 // The side panel: details of the selected node or edge, with sparklines (uPlot) of its rate,
-// error share and p95 over the time the page has been open (GraphModel.history), and a
-// "Traces" section (a scatter of duration over time) fetched only when it is opened.
+// error share and p95 over the selected window (the metrics range API the detail pages read,
+// one request per selection, again once a step has passed), and a "Traces" section (a scatter
+// of duration over time) fetched only when it is opened.
 
 import { describeError, formatDuration, getJson } from "../traces/common.js";
 import { scatterSvg } from "../traces/scatter.js";
@@ -59,6 +60,11 @@ const TRACE_PAGE = "/traces/";
 const TRACES_CSS = new URL("../../css/traces.css", import.meta.url).href;
 const UNIT_S = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
+/** "15 s", "2 min" for a step in seconds. */
+function formatStep(seconds) {
+  return seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
+}
+
 function windowSeconds(text) {
   let total = 0;
   for (const [, n, unit] of String(text).matchAll(/(\d+)(ms|s|m|h|d|w)/g)) total += Number(n) * UNIT_S[unit];
@@ -77,6 +83,70 @@ function appOf(n) {
   const app = n?.app ?? (n?.kind === "service" ? n?.service : null);
   if (!n || !app || !n.namespace || app === "unknown" || n.namespace === "unknown") return null;
   return { namespace: n.namespace, app };
+}
+
+// The detail pages' entity of a graph node: `/api/v1/namespaces/{ns}/{kinds}/{name}`.
+const ENTITY_OF_KIND = { workload: ["workloads", (n) => n.workload], app: ["apps", (n) => n.app], service: ["services", (n) => n.service] };
+const SPARK_TIMEOUT_MS = 20_000;
+
+function entityOf(n) {
+  const entry = n && ENTITY_OF_KIND[n.kind];
+  const name = entry && entry[1](n);
+  if (!entry || !name || name === "unknown" || !n.namespace || n.namespace === "unknown") return null;
+  return { kinds: entry[0], namespace: n.namespace, name };
+}
+
+const isVersioned = (n) => n?.kind === "app" && !n.is_group && Boolean(n.version);
+const shownName = (n) => (isVersioned(n) ? `${n.app} ${n.version}` : n.name);
+
+/**
+ * What the sparklines of a selection read from the metrics range API: `{entity, direction, by,
+ * pick, spans}` — the entity's inbound (or, for a node nothing calls, outbound) series, split
+ * `by` a label whose value `pick` is the selection's share ("" / null: the entity's total), and
+ * `spans`, the words that say what the lines cover. An edge is its target's inbound requests
+ * split by the caller (its workload, else its app); into a version, split by that version, from
+ * every caller (the range API splits by one label). Null when there is no entity to read.
+ */
+export function sparkSource(selection, nodes, inboundEdges) {
+  if (!selection) return null;
+  if (selection.group === "nodes") {
+    const n = nodes.get(selection.id);
+    const entity = entityOf(n);
+    if (!entity) return null;
+    const direction = inboundEdges(n.id) > 0 || n.kind === "service" ? "inbound" : "outbound";
+    const by = isVersioned(n) ? (direction === "inbound" ? "destination_version" : "source_version") : "";
+    return { entity, direction, by, pick: by ? n.version : null,
+      spans: `${direction === "inbound" ? "Requests to" : "Requests from"} ${shownName(n)}` };
+  }
+  const edge = selection.edge;
+  const source = nodes.get(edge?.source);
+  const target = nodes.get(edge?.target);
+  const entity = entityOf(target);
+  if (!entity) return null;
+  if (isVersioned(target)) {
+    return { entity, direction: "inbound", by: "destination_version", pick: target.version, spans: `Requests to ${shownName(target)} from every caller` };
+  }
+  if (source?.kind === "workload" && source.workload && source.workload !== "unknown") {
+    return { entity, direction: "inbound", by: "source_workload", pick: source.workload, spans: `Requests from ${source.workload} to ${shownName(target)}` };
+  }
+  if (source?.app && source.app !== "unknown") {
+    const every = isVersioned(source) ? " (every version)" : "";
+    return { entity, direction: "inbound", by: "source_app", pick: source.app, spans: `Requests from ${source.app}${every} to ${shownName(target)}` };
+  }
+  return { entity, direction: "inbound", by: "", pick: null, spans: `Requests to ${shownName(target)} from every caller` };
+}
+
+/** Step of a sparkline over `windowS`: about 60 points, never under 15 s. */
+export function sparkStepS(windowS) {
+  return Math.max(15, Math.ceil(windowS / 60));
+}
+
+/** `[t…]` and the values of `metric` for `pick` (the entity total when `by` is "") of a range answer. */
+export function pickSeries(body, metric, by, pick) {
+  const entries = body?.series?.[metric] ?? [];
+  const entry = entries.find((e) => (by ? e.labels?.[by] === pick : Object.keys(e.labels ?? {}).length === 0));
+  const points = entry?.points ?? [];
+  return { t: points.map(([t]) => t), values: points.map(([, v]) => v) };
 }
 
 /**
@@ -108,6 +178,9 @@ export class SidePanel {
     this.selection = null;
     this.plots = [];
     this.tracesAbort = null;
+    this.sparkAbort = null;
+    this.sparkPendingUrl = null;
+    this.spark = null; // {url, at} of the sparklines' last read
     root.querySelector("#panel-close").addEventListener("click", () => onClose());
     if (!document.querySelector(`link[href="${TRACES_CSS}"]`)) {
       document.head.insertAdjacentHTML("beforeend", `<link rel="stylesheet" href="${TRACES_CSS}">`);
@@ -132,6 +205,8 @@ export class SidePanel {
   show(selection) {
     this.selection = selection;
     this.#destroyPlots();
+    this.#abortSparks();
+    this.spark = null;
     this.#resetTraces();
     mountTrafficEditor(this.root, selection?.group === "nodes" ? this.model.nodes.get(selection.id) : null);
     if (!selection) { this.root.hidden = true; return; }
@@ -152,7 +227,7 @@ export class SidePanel {
     }
     if (sel.group === "nodes") this.#renderNode(item);
     else this.#renderEdge(item);
-    this.#renderSparks(`${sel.group}:${sel.id}`);
+    this.#loadSparks();
   }
 
   #renderNode(n) {
@@ -201,28 +276,78 @@ export class SidePanel {
       + breakdown("Envoy response flags", e.flags, e.request_rate, "panel-flags");
   }
 
-  #renderSparks(key) {
-    const history = this.model.historyOf(key);
-    const t = history.map((p) => p.t);
-    const series = [
-      { name: "rate", label: "Rate (req/s)", values: history.map((p) => p.rate), color: "#0072B2", fmt: formatRate, span: 1 },
-      { name: "error", label: "Errors", values: history.map((p) => p.error), color: "#D55E00", fmt: formatPercent, span: 0.01 },
-      { name: "p95", label: "p95", values: history.map((p) => p.p95), color: "#CC79A7", fmt: formatMs, span: 1 },
-    ];
-    const latest = (s) => s.fmt(s.values.length ? s.values[s.values.length - 1] : null);
-    if (this.plots.length === series.length) {
-      series.forEach((s, i) => {
-        this.plots[i].setData([t, s.values]);
-        this.sparks.querySelectorAll(".spark-caption")[i].textContent = `${s.label} · now ${latest(s)}`;
-      });
-      this.sparks.querySelector(".spark-count").textContent = `(${history.length} points)`;
+  // ---- sparklines: the selected window from the metrics range API ---------------------
+
+  /** The range API URL of the selection's sparklines and what they span, or null. */
+  #sparkQuery() {
+    const sel = this.selection;
+    const selection = sel?.group === "edges" ? { ...sel, edge: this.model.edges.get(sel.id) } : sel;
+    const source = sparkSource(selection, this.model.nodes, (id) => this.model.nodeTraffic(id).inEdges);
+    if (!source) return null;
+    const view = viewFromSearch(location.search);
+    const stepS = sparkStepS(windowSeconds(view.window));
+    const p = new URLSearchParams({ direction: source.direction, window: view.window, step: `${stepS}s`, rate_interval: "1m" });
+    if (source.by) p.set("by", source.by);
+    if (view.queryTime !== null) p.set("query_time", String(view.queryTime));
+    const { kinds, namespace, name } = source.entity;
+    return { url: `${API_ROOT}namespaces/${encodeURIComponent(namespace)}/${kinds}/${encodeURIComponent(name)}/metrics?${p}`, source, stepS, window: view.window, live: view.queryTime === null };
+  }
+
+  #abortSparks() {
+    if (this.sparkAbort) this.sparkAbort.abort();
+    this.sparkAbort = null;
+  }
+
+  /** Read the sparklines when the selection or window changed, or (live) a step after the last read. */
+  async #loadSparks() {
+    const query = this.#sparkQuery();
+    if (!query) {
+      this.#abortSparks();
+      this.#destroyPlots();
+      this.sparks.innerHTML = `<p class="muted small" data-testid="spark-none">No sparklines: this ${this.selection?.group === "edges" ? "edge's target" : "node"} has no service, workload or app page to read them from.</p>`;
+      this.spark = null;
       return;
     }
+    const fresh = this.spark && this.spark.url === query.url && (!query.live || Date.now() - this.spark.at < query.stepS * 1000);
+    if (fresh || (this.sparkAbort && this.sparkPendingUrl === query.url)) return;
+    this.#abortSparks();
+    const controller = new AbortController();
+    this.sparkAbort = controller;
+    this.sparkPendingUrl = query.url;
+    if (!this.plots.length) this.sparks.innerHTML = `<p class="muted small" data-testid="spark-loading">Reading the last ${esc(query.window)}…</p>`;
+    const timer = setTimeout(() => controller.abort(), SPARK_TIMEOUT_MS);
+    let result;
+    try { result = await getJson(query.url, controller.signal); } catch {
+      result = this.sparkAbort === controller ? { ok: false, error: { code: "timeout", message: `meshui did not answer within ${SPARK_TIMEOUT_MS / 1000} s.` } } : null;
+    } finally { clearTimeout(timer); }
+    if (!result || this.sparkAbort !== controller) return;
+    this.sparkAbort = null;
+    this.spark = { url: query.url, at: Date.now() };
+    if (!result.ok) {
+      this.#destroyPlots();
+      this.sparks.innerHTML = `<p class="muted small" role="status" data-testid="spark-error" data-code="${esc(result.error.code)}">Sparklines unavailable: ${esc(result.error.message || result.error.code)}</p>`;
+      return;
+    }
+    this.#renderSparks(query, result.body);
+  }
+
+  #renderSparks(query, body) {
+    const { by, pick, spans } = query.source;
+    const pickOf = (metric) => pickSeries(body, metric, by, pick);
+    const rate = pickOf("request_rate");
+    const t = rate.t;
+    const series = [
+      { name: "rate", label: "Rate (req/s)", values: rate.values, color: "#0072B2", fmt: formatRate, span: 1 },
+      { name: "error", label: "Errors", values: pickOf("error_rate").values, color: "#D55E00", fmt: formatPercent, span: 0.01 },
+      { name: "p95", label: "p95", values: pickOf("latency_p95_ms").values, color: "#CC79A7", fmt: formatMs, span: 1 },
+    ];
+    const latest = (s) => s.fmt([...s.values].reverse().find((v) => v !== null && v !== undefined) ?? null);
+    const heading = `<h3 data-testid="spark-window">Last ${esc(query.window)} <span class="muted small spark-count">(${t.length} points, every ${esc(formatStep(body.step_s ?? query.stepS))})</span></h3>`
+      + `<p class="muted small" data-testid="spark-spans">${esc(spans)}</p>`;
     this.#destroyPlots();
-    this.sparks.innerHTML = `<h3>Since this page opened <span class="muted small spark-count">(${history.length} points)</span></h3>`;
-    if (history.length < 2) {
-      // A line needs two points: until the next update, say what the sparklines will show.
-      this.sparks.insertAdjacentHTML("beforeend", `<p class="muted small" data-testid="spark-pending">Rate, errors and p95 are drawn here from the next update on.</p>`);
+    this.sparks.innerHTML = heading;
+    if (!t.length || series[0].values.every((v) => v === null)) {
+      this.sparks.insertAdjacentHTML("beforeend", `<p class="muted small" data-testid="spark-empty">No requests in the last ${esc(query.window)}.</p>`);
       return;
     }
     const width = Math.max(200, this.sparks.clientWidth - 8);
@@ -237,11 +362,11 @@ export class SidePanel {
         // instead of uPlot's default 0..100 (which reads as 10000% for a ratio).
         scales: { x: { time: true }, y: { range: (u, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 0, s.span)] } },
         axes: [{ show: false }, { size: 52, ticks: { show: false }, grid: { show: false }, splits: (u, i, min, max) => [min, max], values: (u, vals) => vals.map(s.fmt), font: "10px system-ui", stroke: getComputedStyle(document.body).color }],
-        series: [{}, { label: s.label, stroke: s.color, width: 1.5, fill: `${s.color}22`, points: { show: history.length < 3 } }],
+        series: [{}, { label: s.label, stroke: s.color, width: 1.5, fill: `${s.color}22`, points: { show: t.length < 3 } }],
       }, [t, s.values], box));
       const caption = document.createElement("p");
       caption.className = "spark-caption";
-      caption.textContent = `${s.label} · now ${latest(s)}`;
+      caption.textContent = `${s.label} · latest ${latest(s)}`;
       box.prepend(caption);
     }
   }
