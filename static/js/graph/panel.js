@@ -1,4 +1,5 @@
-// The side panel: details of the selected node or edge, with sparklines (uPlot) of its rate,
+// The side panel: details of the selected node or edge, a note when its service's routing
+// changed inside the window (from the audit log, GET /api/v1/changes), with sparklines (uPlot) of its rate,
 // error share and p95 over the selected window (the metrics range API the detail pages read,
 // one request per selection, again once a step has passed), and a "Traces" section (a scatter
 // of duration over time) fetched only when it is opened.
@@ -6,6 +7,7 @@
 import { describeError, formatDuration, getJson } from "../traces/common.js";
 import { scatterSvg } from "../traces/scatter.js";
 import { mountTrafficEditor } from "../traffic/editor.js";
+import { changeNote, changesQuery, latestChangeBefore, routedService } from "../traffic/recent.js";
 import { formatBytesRate, formatMs, formatPercent, formatRate } from "./format.js";
 import { viewFromSearch } from "./urlstate.js";
 
@@ -167,7 +169,7 @@ export function describeMatch(matchedOn, params, end) {
 }
 
 export class SidePanel {
-  constructor({ root, model, nodeName, onClose }) {
+  constructor({ root, model, nodeName, onClose, onWindow }) {
     this.root = root;
     this.model = model;
     this.nodeName = nodeName;
@@ -181,6 +183,21 @@ export class SidePanel {
     this.sparkAbort = null;
     this.sparkPendingUrl = null;
     this.spark = null; // {url, at} of the sparklines' last read
+    this.onWindow = onWindow;
+    this.routing = null; // {url, at, change} of the routing note's last read
+    this.routingAbort = null;
+    this.routingNote = document.createElement("div");
+    this.routingNote.className = "notice notice-info routing-note";
+    this.routingNote.setAttribute("role", "status");
+    this.routingNote.setAttribute("data-testid", "panel-routing-note");
+    this.routingNote.hidden = true;
+    this.body.before(this.routingNote);
+    this.routingNote.addEventListener("click", (event) => {
+      const button = event.target.closest("[data-window]");
+      if (button && this.onWindow) this.onWindow(button.dataset.window);
+    });
+    // An apply from this page's editor: read the note again at once.
+    window.addEventListener("meshui:traffic-changed", () => { this.routing = null; this.#loadRoutingNote(); });
     root.querySelector("#panel-close").addEventListener("click", () => onClose());
     if (!document.querySelector(`link[href="${TRACES_CSS}"]`)) {
       document.head.insertAdjacentHTML("beforeend", `<link rel="stylesheet" href="${TRACES_CSS}">`);
@@ -207,6 +224,9 @@ export class SidePanel {
     this.#destroyPlots();
     this.#abortSparks();
     this.spark = null;
+    this.#abortRouting();
+    this.routing = null;
+    this.routingNote.hidden = true;
     this.#resetTraces();
     mountTrafficEditor(this.root, selection?.group === "nodes" ? this.model.nodes.get(selection.id) : null);
     if (!selection) { this.root.hidden = true; return; }
@@ -228,6 +248,51 @@ export class SidePanel {
     if (sel.group === "nodes") this.#renderNode(item);
     else this.#renderEdge(item);
     this.#loadSparks();
+    this.#loadRoutingNote();
+  }
+
+  // ---- routing changed inside the window (the audit log, through the changes API) ----------
+
+  #abortRouting() {
+    if (this.routingAbort) this.routingAbort.abort();
+    this.routingAbort = null;
+  }
+
+  /** Read the latest change of the selection's service in the window (again 15 s later while live), then say it. */
+  async #loadRoutingNote() {
+    const sel = this.selection;
+    const subject = routedService(sel, this.model.nodes, this.model.edges);
+    if (!subject) { this.#abortRouting(); this.routingNote.hidden = true; return; }
+    const view = viewFromSearch(location.search);
+    const windowS = windowSeconds(view.window);
+    const endS = view.queryTime ?? Date.now() / 1000;
+    // A live window slides: the query's `since` moves each minute, not at each update.
+    const url = changesQuery(subject, view.queryTime ?? Math.ceil(endS / 60) * 60, windowS + 60);
+    const fresh = this.routing && this.routing.url === url && Date.now() - this.routing.at < 15_000;
+    if (fresh || (this.routingAbort && this.routingPendingUrl === url)) { this.#renderRoutingNote(view, windowS); return; }
+    this.#abortRouting();
+    const controller = new AbortController();
+    this.routingAbort = controller;
+    this.routingPendingUrl = url;
+    let result;
+    try { result = await getJson(url, controller.signal); } catch { return; }
+    if (this.routingAbort !== controller) return;
+    this.routingAbort = null;
+    // No read of the audit log (signed out, no traffic app, database down): no note, as before.
+    this.routing = { url, at: Date.now(), change: result.ok ? latestChangeBefore(result.body.changes, endS) : null };
+    this.#renderRoutingNote(viewFromSearch(location.search), windowS);
+  }
+
+  #renderRoutingNote(view, windowS) {
+    const endS = view.queryTime ?? Date.now() / 1000;
+    const change = this.routing?.change;
+    const note = changeNote(change, endS, windowS, view.window, view.queryTime === null);
+    if (!note) { this.routingNote.hidden = true; return; }
+    const link = `/changes?namespace=${encodeURIComponent(change.namespace)}&service=${encodeURIComponent(change.service)}#change-${change.id}`;
+    this.routingNote.hidden = false;
+    this.routingNote.dataset.changeId = String(change.id);
+    this.routingNote.innerHTML = `<p><strong>⟳ ${esc(change.service)}:</strong> <span data-testid="routing-note-text">${esc(note.text)}</span> <a href="${esc(link)}">change #${esc(change.id)}</a></p>`
+      + (note.canNarrow && this.onWindow ? `<button type="button" data-window="1m" data-testid="routing-note-narrow">Show the last 1m</button>` : "");
   }
 
   #renderNode(n) {
