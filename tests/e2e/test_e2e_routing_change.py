@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.request
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -106,3 +107,29 @@ def test_an_edge_of_a_service_whose_routing_did_not_change_has_no_note(demo_serv
     expect(page.get_by_test_id("panel-title")).to_have_text("productpage-v1 → details-v1")
     page.wait_for_timeout(1500)  # the changes read has landed (it is one local request)
     expect(page.get_by_test_id("panel-routing-note")).to_be_hidden()
+
+
+def test_a_version_routed_to_zero_stays_on_the_graph_as_an_idle_node(demo_server, page: Page):
+    # given (module) reviews routed v1 90 / v3 10: v2 gets nothing from the change on
+    page.set_viewport_size({"width": 1024, "height": 700})
+    changes = api(demo_server, "/api/v1/changes?namespace=bookinfo&service=reviews")["changes"]
+    assert changes, "the first test of this module applies the change"
+    # when the workload graph of a 1m window that starts after the change is opened
+    query_time = int(time.time()) + 90
+    page.goto(f"{demo_server.url}/?graph_type=workload&namespaces=bookinfo&window=1m&query_time={query_time}")
+    page.wait_for_function("() => window.meshuiGraph && window.meshuiGraph.layoutDone")
+    page.evaluate("window.meshuiGraph.layoutDone")
+    # then reviews-v2 is drawn, idle, without edges, and its panel says why
+    node = page.evaluate(
+        "() => { const n = window.meshuiGraph.cy.nodes()"
+        ".filter(n => n.data('label').split('\\n')[0].endsWith('reviews-v2'))[0];"
+        " return n ? {id: n.id(), health: n.data('health'), degree: n.degree()} : null; }"
+    )
+    assert node is not None
+    assert node["health"] == "idle"
+    assert node["degree"] == 0
+    page.evaluate(f"window.meshuiGraph.cy.getElementById({node['id']!r}).emit('tap')")
+    expect(page.get_by_test_id("panel-health-reason")).to_have_text(
+        f"no requests in this window since routing change #{changes[0]['id']}"
+    )
+    screenshot(page, "routing-change-idle-version-1024")
