@@ -1,6 +1,6 @@
 // The side panel: details of the selected node or edge, a note when its service's routing
-// changed inside the window (from the audit log, GET /api/v1/changes), with sparklines (uPlot) of its rate,
-// error share and p95 over the selected window (the metrics range API the detail pages read,
+// changed inside the window (from the audit log, GET /api/v1/changes), sparklines (uPlot) of
+// its rate, error share and p95 over the selected window (the metrics range API the detail pages read,
 // one request per selection, again once a step has passed), and a "Traces" section (a scatter
 // of duration over time) fetched only when it is opened.
 
@@ -186,6 +186,7 @@ export class SidePanel {
     this.onWindow = onWindow;
     this.routing = null; // {url, at, change} of the routing note's last read
     this.routingAbort = null;
+    this.routingPendingUrl = null;
     this.routingNote = document.createElement("div");
     this.routingNote.className = "notice notice-info routing-note";
     this.routingNote.setAttribute("role", "status");
