@@ -12,22 +12,27 @@ this module decides how reads of it are shared:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
 import yaml
+from django.apps import apps
 from django.conf import settings
+from django.db import DatabaseError
 
 import sources
 from topology.graph.build import build_graph
+from topology.graph.errors import UpstreamError
 from topology.graph.health import HealthRules, assess, default_health_rules, parse_health_rules
 from topology.graph.telemetry import MeshTelemetry
-from topology.graph.types import GraphOptions, GraphType, Health, MeshGraph
-from topology.graph.wire import graph_to_wire
+from topology.graph.types import GraphOptions, GraphType, Health, MeshGraph, Verdict
+from topology.graph.wire import graph_to_wire, node_to_wire
 
 from .api.params import GraphRequest
 
@@ -141,13 +146,88 @@ def read_graph(request: GraphRequest) -> dict:
 
 
 def graph_document(telemetry: MeshTelemetry, options: GraphOptions) -> dict:
-    """The API JSON of the graph ``options`` describes, built from ``telemetry`` and assessed."""
+    """The API JSON of the graph ``options`` describes, built from ``telemetry`` and assessed,
+    with the idle nodes a recent routing change left (``idle_after_routing_change``, 0023)."""
     graph = assess(build_graph(telemetry, options), health_rules())
     document = graph_to_wire(
         graph, query_time=telemetry.query_time, window_s=telemetry.window_s, warnings=list(telemetry.warnings)
     )
     document["read_mode"] = read_mode(telemetry)
+    document["nodes"].extend(idle_after_routing_change(document, telemetry, options))
     return document
+
+
+_IDLE = Verdict(Health.IDLE)
+# How long a workload that a routing change left without traffic stays on the graph (0023).
+ROUTED_IDLE_LOOKBACK_S = 3600
+_log = logging.getLogger(__name__)
+
+
+def rerouted_services(
+    end: float, lookback_s: int, namespaces: frozenset[str] | None
+) -> dict[tuple[str, str], int]:
+    """``(namespace, service)`` → id of its newest change, for the services whose routing changed
+    (the traffic audit log) in the ``lookback_s`` seconds up to ``end``; ``{}`` without the traffic
+    app or when the database cannot say (the graph must not fail for want of its hint)."""
+    if not apps.is_installed("traffic"):
+        return {}
+    from traffic.models import TrafficChange
+
+    rows = TrafficChange.objects.filter(
+        created_at__gt=datetime.fromtimestamp(end - lookback_s, tz=UTC),
+        created_at__lte=datetime.fromtimestamp(end, tz=UTC),
+    )
+    if namespaces is not None:
+        rows = rows.filter(namespace__in=sorted(namespaces))
+    try:
+        newest: dict[tuple[str, str], int] = {}
+        for change_id, namespace, service in rows.order_by("id").values_list("id", "namespace", "service"):
+            newest[(namespace, service)] = change_id
+        return newest
+    except DatabaseError:
+        _log.warning("the traffic audit log could not be read: no idle nodes for routing changes")
+        return {}
+
+
+def idle_after_routing_change(document: dict, telemetry: MeshTelemetry, options: GraphOptions) -> list[dict]:
+    """Idle nodes for the workloads (versions) of a service whose routing changed in the last
+    ``ROUTED_IDLE_LOOKBACK_S`` seconds, that telemetry of that hour shows serving the service but
+    ``document`` (the window's graph) no longer does — a version routed to 0 % stays visible.
+
+    Each is the hour graph's node (same id as it had in the window) with every health ``idle``,
+    no edges, and ``idle_after_routing_change`` = the change's id. Costs nothing without a recent
+    change; with one, one more telemetry read (the hour, shared like any "now" read) and build.
+    A failed read adds nothing (the window's graph stands).
+    """
+    end = telemetry.query_time
+    rerouted = rerouted_services(end, ROUTED_IDLE_LOOKBACK_S, options.namespaces)
+    if not rerouted:
+        return []
+    live = abs(time.time() - end) < settings.GRAPH_CACHE_TTL_S + 60
+    try:
+        hour = read_telemetry(
+            window_s=ROUTED_IDLE_LOOKBACK_S, query_time=None if live else end, namespaces=options.namespaces
+        )
+    except UpstreamError:
+        return []
+    hour_graph = build_graph(hour, replace(options, include_idle=True))
+    present = {node["id"] for node in document["nodes"]}
+    idle = []
+    for node in hour_graph.nodes.values():
+        change_id = rerouted.get((node.namespace or "", node.service or ""))
+        if change_id is None or node.id in present or node.is_group or node.kind.value not in ("workload", "app"):
+            continue
+        if node.kind.value == "app" and not node.version:
+            continue
+        reason = f"no requests in this window since routing change #{change_id}"
+        idle.append(
+            {
+                **node_to_wire(node, Verdict(Health.IDLE, reason), _IDLE, _IDLE),
+                "parent": node.parent if node.parent in present else None,
+                "idle_after_routing_change": change_id,
+            }
+        )
+    return sorted(idle, key=lambda n: n["id"])
 
 
 def read_mode(telemetry: MeshTelemetry) -> dict:

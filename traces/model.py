@@ -7,12 +7,18 @@ the names the trace source uses (Istio: ``<app>.<namespace>``).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 CHILD_OF = "CHILD_OF"
 FOLLOWS_FROM = "FOLLOWS_FROM"
+# What a pod's name adds to its workload's: a Deployment's ``<pod-template-hash>-<5>``, a
+# DaemonSet's or Job's ``<5>``, a StatefulSet's ordinal. ``reviews-v1-6f76498fc8-58wpn`` is a pod
+# of ``reviews-v1`` and not of ``reviews`` (``v1-6f76498fc8-58wpn`` is no such suffix).
+_POD_SUFFIX = re.compile(r"^(?:(?:[a-z0-9]{1,10}-)?[a-z0-9]{5}|[0-9]+)$")
+MatchedOn = Literal["workload", "version", "app"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +46,58 @@ class Span:
     @property
     def end_time_us(self) -> int:
         return self.start_time_us + self.duration_us
+
+    @property
+    def pod(self) -> tuple[str, str] | None:
+        """``(pod, namespace)`` of the Envoy that reported the span, from Istio's ``node_id`` tag
+        (``sidecar~10.244.0.23~reviews-v2-6f76498fc8-58wpn.bookinfo~bookinfo.svc.cluster.local``);
+        ``None`` when the span has no such tag (an application reporting for itself)."""
+        parts = str(self.tags.get("node_id", "")).split("~")
+        if len(parts) != 4:
+            return None
+        pod, dot, namespace = parts[2].rpartition(".")
+        return (pod, namespace) if dot and pod and namespace else None
+
+
+def pod_of_workload(pod: str, workload: str) -> bool:
+    """True when ``pod`` is named as a pod of the controller ``workload`` names
+    (``<workload>-<hash>-<id>``, ``<workload>-<id>``, ``<workload>-<ordinal>``)."""
+    return pod.startswith(f"{workload}-") and _POD_SUFFIX.match(pod[len(workload) + 1 :]) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnd:
+    """One end of a call, as spans identify it.
+
+    ``services`` are the trace service names of its app (Istio: ``<app>.<namespace>``). With
+    ``workload`` a span matches only when its Envoy's pod (``node_id``) is a pod of that workload
+    in ``namespace``; with ``version`` only when its ``istio.canonical_revision`` is that version
+    (both given: both must hold); with neither, any span of the services matches. A span
+    without those Istio tags matches no workload or version.
+    """
+
+    services: frozenset[str]
+    namespace: str
+    workload: str | None = None
+    version: str | None = None
+
+    @property
+    def matched_on(self) -> MatchedOn:
+        """The narrowest identity a span must share with this end: ``workload`` (a workload, and
+        its version when one is given too), ``version`` or ``app``."""
+        if self.workload is not None:
+            return "workload"
+        return "version" if self.version is not None else "app"
+
+    def holds(self, span: Span) -> bool:
+        """True when ``span`` was reported at this end."""
+        if span.service not in self.services:
+            return False
+        if self.workload is not None:
+            pod = span.pod
+            if pod is None or pod[1] != self.namespace or not pod_of_workload(pod[0], self.workload):
+                return False
+        return self.version is None or str(span.tags.get("istio.canonical_revision", "")) == self.version
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +165,16 @@ class Trace:
 
     def has_call(self, source: frozenset[str], target: frozenset[str]) -> bool:
         """True when a span of a service in ``source`` has a child span of a service in ``target``."""
+        return self.has_call_between(CallEnd(source, ""), CallEnd(target, ""))
+
+    def has_call_between(self, source: CallEnd, target: CallEnd) -> bool:
+        """True when a span ``source`` holds has a child span ``target`` holds:
+        the call crossed that edge (for Istio, the caller's client span and the callee's server span)."""
         index = self.span_index()
         for span in self.spans:
-            if span.service not in target or not span.parent_span_id:
+            if not span.parent_span_id or not target.holds(span):
                 continue
             parent = index.get(span.parent_span_id)
-            if parent is not None and parent is not span and parent.service in source:
+            if parent is not None and parent is not span and source.holds(parent):
                 return True
         return False

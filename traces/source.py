@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from traces.client import MAX_LIMIT, JaegerClient
 from traces.errors import TraceNotFound
-from traces.model import Trace
+from traces.model import CallEnd, MatchedOn, Trace
 from traces.parse import parse_trace
 
 if TYPE_CHECKING:
@@ -170,14 +170,26 @@ class DemoTraceSource:
 
 @dataclass(frozen=True, slots=True)
 class AppRef:
-    """A graph app: ``namespace`` and ``app`` (canonical service)."""
+    """A graph app: ``namespace`` and ``app`` (canonical service), narrowed to one ``workload``
+    and/or one ``version`` of it when the graph node is that specific."""
 
     namespace: str
     app: str
+    workload: str | None = None
+    version: str | None = None
 
     def candidates(self) -> tuple[str, str]:
         """Trace service names that mean this app: Istio's ``<app>.<namespace>``, then ``<app>``."""
         return (f"{self.app}.{self.namespace}", self.app)
+
+    def call_end(self) -> CallEnd:
+        """The spans of this ref (see ``CallEnd``)."""
+        return CallEnd(frozenset(self.candidates()), self.namespace, self.workload, self.version)
+
+    @property
+    def matched_on(self) -> MatchedOn:
+        """What a span must share with this ref: ``workload``, ``version`` or ``app``."""
+        return self.call_end().matched_on
 
 
 def resolve_service(source: TraceSource, ref: AppRef) -> str | None:
@@ -217,15 +229,18 @@ def edge_traces(
     min_duration_us: int | None = None,
     errors_only: bool = False,
 ) -> list[Trace]:
-    """Traces with a span of ``source_app`` whose child span belongs to ``target_app``, newest first."""
+    """Traces with a span of ``source_app`` whose child span belongs to ``target_app``, newest first.
+
+    Each end is matched on its workload, else its version, else its app (``AppRef.matched_on``):
+    productpage-v1 → reviews-v2 keeps only traces in which productpage-v1 called a reviews-v2 pod.
+    """
     name = resolve_service(source, source_app)
     if name is None:
         return []
-    sources = frozenset(source_app.candidates())
-    targets = frozenset(target_app.candidates())
+    caller, callee = source_app.call_end(), target_app.call_end()
 
     def crosses(trace: Trace) -> bool:
-        return trace.has_call(sources, targets) and (trace.has_error or not errors_only)
+        return trace.has_call_between(caller, callee) and (trace.has_error or not errors_only)
 
     return source.find_traces(
         name, start_us=start_us, end_us=end_us, limit=limit, min_duration_us=min_duration_us, predicate=crosses

@@ -146,3 +146,50 @@ def test_without_jaeger_the_trace_page_says_how_to_configure_it(unconfigured_ser
     expect(error).to_contain_text("Tracing is not configured")
     expect(error).to_contain_text("MESHUI_JAEGER_URL")
     screenshot(page, "traces-not-configured")
+
+
+def reviews_revisions_called_by_productpage(trace: dict) -> set[str]:
+    """The revision of each reviews span (of the API's trace) whose parent is a productpage span."""
+    by_id = {s["span_id"]: s for s in trace["spans"]}
+    return {
+        s["tags"]["istio.canonical_revision"]
+        for s in trace["spans"]
+        if s["service"] == "reviews.bookinfo"
+        and by_id.get(s["parent_span_id"], {}).get("service") == "productpage.bookinfo"
+    }
+
+
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+def test_a_workload_edges_traces_are_that_edges(demo_server, page: Page, color_scheme: str):
+    # given the workload graph of Bookinfo at 1024 x 700, and its productpage-v1 → reviews-v2 edge
+    page.set_viewport_size({"width": 1024, "height": 700})
+    page.emulate_media(color_scheme=color_scheme)
+    view = "graph_type=workload&namespaces=bookinfo,istio-system&window=10m&refresh=off"
+    graph = api(demo_server, "/api/v1/graph?graph_type=workload&namespaces=bookinfo,istio-system&window=10m")
+    source, target = node_id(graph, "productpage-v1", "bookinfo"), node_id(graph, "reviews-v2", "bookinfo")
+    edge = next(e for e in graph["edges"] if e["source"] == source and e["target"] == target)
+    trace_requests: list[str] = []
+    page.on("request", lambda r: trace_requests.append(r.url) if is_traces_api(r.url) else None)
+    page.goto(f"{demo_server.url}/?{view}")
+    page.wait_for_function("() => window.meshuiGraph && window.meshuiGraph.layoutDone")
+    page.evaluate("window.meshuiGraph.layoutDone")
+    # when the edge is selected and its traces section opened
+    page.evaluate(f"window.meshuiGraph.cy.getElementById({edge['id']!r}).emit('tap')")
+    section = page.get_by_test_id("panel-traces")
+    section.locator("summary").click()
+    expect(section.get_by_test_id("trace-mark").first).to_be_attached()
+    # then the search named both workloads, and the panel says what was matched
+    query = parse_qs(urlsplit(trace_requests[0]).query)
+    assert query["source_workload"] == ["productpage-v1"]
+    assert query["target_workload"] == ["reviews-v2"]
+    expect(section.get_by_test_id("panel-traces-matched")).to_have_text(
+        "Calls from workload productpage-v1 to workload reviews-v2"
+    )
+    # and every listed trace has productpage calling reviews on reviews-v2
+    listed = api(demo_server, f"/api/v1/edges/traces?{urlsplit(trace_requests[0]).query}")["traces"]
+    assert listed
+    for summary in listed:
+        trace = api(demo_server, f"/api/v1/traces/{summary['trace_id']}")
+        assert "v2" in reviews_revisions_called_by_productpage(trace)
+    section.scroll_into_view_if_needed()
+    screenshot(page, f"traces-workload-edge-1024-{color_scheme}")

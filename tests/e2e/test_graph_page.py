@@ -106,8 +106,19 @@ def test_clicking_an_edge_opens_its_panel(graph_server, page: Page):
     source = page.get_by_test_id("panel-links-source")
     expect(source.locator('a[href="/namespaces/shop/workloads/frontend-v1"]')).to_have_count(1)
     expect(page.get_by_test_id("panel-links-target").locator('a[href="/namespaces/shop/workloads/cart-v2"]')).to_have_count(1)
-    # and, a historical view having a single point in time, no sparkline yet
-    expect(panel.get_by_test_id("spark-pending")).to_be_visible()
+    # and its sparklines cover the selected window (5m) up to the view's time, from the range API:
+    # cart-v2's inbound requests from frontend-v1, as many points as that API answers
+    expect(panel.get_by_test_id("spark-rate").locator("canvas")).to_have_count(1)
+    expect(panel.get_by_test_id("spark-spans")).to_have_text("Requests from frontend-v1 to cart-v2")
+    series_url = (f"{graph_server.url}/api/v1/namespaces/shop/workloads/cart-v2/metrics?direction=inbound&window=5m"
+                  f"&step=15s&rate_interval=1m&by=source_workload&{HISTORICAL}")  # fmt: skip
+    with urllib.request.urlopen(series_url, timeout=30) as response:
+        series = json.loads(response.read())["series"]
+    rates = next(e for e in series["request_rate"] if e["labels"] == {"source_workload": "frontend-v1"})["points"]
+    expect(panel.get_by_test_id("spark-window")).to_have_text(f"Last 5m ({len(rates)} points, every 15 s)")
+    assert len(rates) > 2
+    latest = f"{rates[-1][1]:.2f}".rstrip("0").rstrip(".")
+    expect(panel.get_by_test_id("spark-rate")).to_contain_text(f"latest {latest}/s")
     screenshot(page, "graph-edge-panel")
 
 
@@ -186,11 +197,12 @@ def test_demo_graph_updates_from_deltas_without_a_reload(live_demo, page: Page):
         timeout=LIVE_WAIT_MS,
     )
     assert page.evaluate("window.__sameDocument") is True
-    # and a node's panel draws the history kept since the page opened
+    # and a node's panel draws its sparklines over the selected window
     node_id = page.evaluate("window.meshuiGraph.cy.nodes()[0].id()")
     page.evaluate(f"window.meshuiGraph.cy.getElementById({node_id!r}).emit('tap')")
-    expect(page.get_by_test_id("spark-rate").locator("canvas")).to_have_count(1)
-    expect(page.get_by_test_id("spark-rate")).to_contain_text("now")
+    # (a range read of the whole demo mesh: the first one in a fresh process takes a few seconds)
+    expect(page.get_by_test_id("spark-rate").locator("canvas")).to_have_count(1, timeout=15_000)
+    expect(page.get_by_test_id("spark-rate")).to_contain_text("latest")
     screenshot(page, "graph-demo-live")
 
 

@@ -78,8 +78,10 @@ class GraphView(APIView):
         "`outbound_health` (what it got from its callees), with the same five values and a reason each; the combined "
         "reason names its direction and peer (`outbound 5xx 18.0% ≥ 10% calling ratings-v1; errors originate at "
         "ratings-v1`). `error_origin` is true where errors start: inbound requests failing while the node's own "
-        "outbound calls are healthy or absent. Every edge carries `responses` (rate per HTTP code) and "
-        "`grpc_responses` (rate per gRPC status; `{}` on non-gRPC edges).",
+        "outbound calls are healthy or absent. A workload (version) of a service whose routing changed in the last "
+        "hour that no longer has traffic in the window stays as an idle node without edges, with "
+        "`idle_after_routing_change` = that change's id (decision 0023). Every edge carries `responses` (rate per "
+        "HTTP code) and `grpc_responses` (rate per gRPC status; `{}` on non-gRPC edges).",
         parameters=[
             NAMESPACES,
             OpenApiParameter(

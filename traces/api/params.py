@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from topology.api.params import (
@@ -21,6 +22,9 @@ TRACE_ID_PATTERN = r"^[0-9a-fA-F]{1,32}$"
 TRACE_ID = python_regex(TRACE_ID_PATTERN)
 # ``<namespace>/<app>``, both DNS-1123 labels.
 APP_REF_PATTERN = rf"^{DNS1123_LABEL_BODY}/{DNS1123_LABEL_BODY}$"
+# A workload (the controller's name, a DNS-1123 subdomain) and a version (a label value).
+WORKLOAD_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+VERSION_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 DEFAULT_WINDOW_S = 3600
 DEFAULT_LIMIT = 20
 MIN_LIMIT = 1
@@ -88,11 +92,26 @@ class TraceSearchSerializer(_Strict):
     errors_only = serializers.BooleanField(required=False, default=False)
 
 
+def _narrowing(pattern: str) -> serializers.CharField:
+    """An optional workload or version: matched as sent (no whitespace trimmed), ``None`` when absent."""
+    return serializers.CharField(
+        required=False,
+        default=None,
+        allow_null=True,
+        trim_whitespace=False,
+        validators=[RegexValidator(python_regex(pattern), f"must match {pattern}")],
+    )
+
+
 class EdgeSearchSerializer(TraceSearchSerializer):
-    """Parameters of ``GET /api/v1/edges/traces``."""
+    """Parameters of ``GET /api/v1/edges/traces``: each end an app, narrowed to a workload or a version."""
 
     source = serializers.CharField()
     target = serializers.CharField()
+    source_workload = _narrowing(WORKLOAD_PATTERN)
+    target_workload = _narrowing(WORKLOAD_PATTERN)
+    source_version = _narrowing(VERSION_PATTERN)
+    target_version = _narrowing(VERSION_PATTERN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,4 +149,8 @@ def parse_edge_search(query: dict[str, str]) -> tuple[AppRef, AppRef, TraceSearc
     serializer = EdgeSearchSerializer(data=query)
     serializer.is_valid(raise_exception=True)
     data = serializer.validated_data
-    return parse_app_ref(data["source"], "source"), parse_app_ref(data["target"], "target"), _search(data)
+    ends = []
+    for end in ("source", "target"):
+        app = parse_app_ref(data[end], end)
+        ends.append(AppRef(app.namespace, app.app, data[f"{end}_workload"], data[f"{end}_version"]))
+    return ends[0], ends[1], _search(data)

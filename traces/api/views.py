@@ -31,6 +31,8 @@ from traces.api.params import (
     MAX_MIN_DURATION_MS,
     MIN_LIMIT,
     TRACE_ID_PATTERN,
+    VERSION_PATTERN,
+    WORKLOAD_PATTERN,
     parse_edge_search,
     parse_path_app,
     parse_trace_search,
@@ -91,7 +93,11 @@ class ServiceTracesView(APIView):
 
 
 class EdgeTracesView(APIView):
-    """``GET /api/v1/edges/traces?source=<ns>/<app>&target=<ns>/<app>``."""
+    """``GET /api/v1/edges/traces?source=<ns>/<app>&target=<ns>/<app>[&source_workload=…][&target_version=…]``.
+
+    Answers ``{"traces": [...], "matched_on": {"source": m, "target": m}}``, ``m`` being what a
+    span had to share with that end: ``workload``, ``version`` or ``app``.
+    """
 
     @extend_schema(
         operation_id="edge_traces",
@@ -99,6 +105,19 @@ class EdgeTracesView(APIView):
         parameters=[
             OpenApiParameter("source", _APP_REF, required=True, description="<namespace>/<app> of the caller."),
             OpenApiParameter("target", _APP_REF, required=True, description="<namespace>/<app> of the callee."),
+            *(
+                OpenApiParameter(
+                    f"{end}_{what}",
+                    {"type": "string", "pattern": pattern},
+                    description=f"Only calls {'from' if end == 'source' else 'to'} this {what} of the {end} app "
+                    f"(Istio's {tag} span tag); with both, a span must be of both.",
+                )
+                for end in ("source", "target")
+                for what, pattern, tag in (
+                    ("workload", WORKLOAD_PATTERN, "node_id"),
+                    ("version", VERSION_PATTERN, "istio.canonical_revision"),
+                )
+            ),
             *_SEARCH_PARAMETERS,
         ],
         responses={200: OpenApiTypes.OBJECT, **_JAEGER_ERRORS},
@@ -115,7 +134,12 @@ class EdgeTracesView(APIView):
             min_duration_us=search.min_duration_us,
             errors_only=search.errors_only,
         )
-        return Response({"traces": [summary_to_wire(trace) for trace in found]})
+        return Response(
+            {
+                "traces": [summary_to_wire(trace) for trace in found],
+                "matched_on": {"source": source_app.matched_on, "target": target_app.matched_on},
+            }
+        )
 
 
 class TraceDetailView(APIView):

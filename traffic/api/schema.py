@@ -14,7 +14,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, inline_seria
 from rest_framework import serializers
 
 from meshui.openapi import FORBIDDEN, NO_ENDPOINT, NOT_AUTHENTICATED, error_response
-from traffic.api.serializers import CHANGES_DEFAULT_LIMIT, CHANGES_MAX_LIMIT, IF_MATCH_PATTERN
+from traffic.api.serializers import CHANGES_DEFAULT_LIMIT, CHANGES_MAX_LIMIT, CHANGES_SINCE_MAX, IF_MATCH_PATTERN
 from traffic.specs import DNS1123_LABEL_PATTERN
 
 # --- the state of one service --------------------------------------------------------------
@@ -228,6 +228,9 @@ SERVICE_FILTER = OpenApiParameter("service", _DNS1123, description="Only this se
 LIMIT = OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": CHANGES_MAX_LIMIT},
                          description=f"At most this many changes (1-{CHANGES_MAX_LIMIT}, default "
                          f"{CHANGES_DEFAULT_LIMIT}).")  # fmt: skip
+SINCE = OpenApiParameter("since", {"type": "number", "minimum": 0, "maximum": CHANGES_SINCE_MAX},
+                         description="Only changes applied at or after this time, unix seconds (the graph page "
+                         "asks for its window's).")  # fmt: skip
 NAMESPACE_PATH = OpenApiParameter("namespace", _DNS1123, OpenApiParameter.PATH, required=True,
                                   description="The namespace (DNS-1123 label).")  # fmt: skip
 SERVICE_PATH = OpenApiParameter("service", _DNS1123, OpenApiParameter.PATH, required=True,

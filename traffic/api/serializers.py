@@ -11,6 +11,8 @@ from traffic.specs import DNS1123_LABEL
 MAX_BODY_BYTES = 64 * 1024
 CHANGES_DEFAULT_LIMIT = 100
 CHANGES_MAX_LIMIT = 500
+# ``since`` of a changes query: unix seconds, 1970 to 2100.
+CHANGES_SINCE_MAX = 4_102_444_800
 # An entity tag (RFC 9110 section 8.8.3) that is not empty: the quotes make it one, unquoted
 # text is not a version that merely differs (412) but a malformed header (400).
 _ENTITY_TAG = re.compile(r'^(?:W/)?"([\x21\x23-\x7e]+)"$')
@@ -47,6 +49,12 @@ class ChangesQuerySerializer(serializers.Serializer):
     service = serializers.RegexField(DNS1123_LABEL, required=False, trim_whitespace=False)
     limit = serializers.IntegerField(required=False, default=CHANGES_DEFAULT_LIMIT, min_value=1,
                                      max_value=CHANGES_MAX_LIMIT)  # fmt: skip
+    since = serializers.FloatField(required=False, min_value=0, max_value=CHANGES_SINCE_MAX)
+
+    def validate_since(self, value: float) -> float:
+        if value != value:  # NaN passes the bounds
+            raise serializers.ValidationError("must be unix seconds")
+        return value
 
 
 class IstioConfigQuerySerializer(serializers.Serializer):

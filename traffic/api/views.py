@@ -9,6 +9,7 @@ Refused writes are logged (``traffic.refused``), never recorded as changes.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -166,12 +167,12 @@ class ServiceTrafficView(_TrafficView):
 
 
 class ChangeListView(_TrafficView):
-    """``GET /api/v1/changes?namespace=&service=&limit=``: applied changes, newest first."""
+    """``GET /api/v1/changes?namespace=&service=&since=&limit=``: applied changes, newest first."""
 
     @extend_schema(
         operation_id="changes_list",
         summary="Applied traffic changes, newest first",
-        parameters=[schema.NAMESPACE_FILTER, schema.SERVICE_FILTER, schema.LIMIT],
+        parameters=[schema.NAMESPACE_FILTER, schema.SERVICE_FILTER, schema.SINCE, schema.LIMIT],
         responses={200: schema.CHANGES_RESPONSE, **schema.READ_ERRORS},
     )
     def get(self, request: Request) -> Response:
@@ -181,6 +182,8 @@ class ChangeListView(_TrafficView):
         for name in ("namespace", "service"):
             if query.validated_data.get(name):
                 rows = rows.filter(**{name: query.validated_data[name]})
+        if "since" in query.validated_data:
+            rows = rows.filter(created_at__gte=datetime.fromtimestamp(query.validated_data["since"], tz=UTC))
         return Response({"changes": [change_to_wire(c) for c in rows[: query.validated_data["limit"]]]})
 
 

@@ -64,6 +64,7 @@ const panel = new SidePanel({
   model,
   nodeName: (id) => model.nodes.get(id)?.name ?? id,
   onClose: () => select(null),
+  onWindow: (window) => { changeView({ window }); setControls(); },
 });
 const namespaces = new NamespacePicker({
   root: document.getElementById("ns-select"),

@@ -1,10 +1,13 @@
-// The side panel: details of the selected node or edge, with sparklines (uPlot) of its rate,
-// error share and p95 over the time the page has been open (GraphModel.history), and a
-// "Traces" section (a scatter of duration over time) fetched only when it is opened.
+// The side panel: details of the selected node or edge, a note when its service's routing
+// changed inside the window (from the audit log, GET /api/v1/changes), sparklines (uPlot) of
+// its rate, error share and p95 over the selected window (the metrics range API the detail pages read,
+// one request per selection, again once a step has passed), and a "Traces" section (a scatter
+// of duration over time) fetched only when it is opened.
 
 import { describeError, formatDuration, getJson } from "../traces/common.js";
 import { scatterSvg } from "../traces/scatter.js";
 import { mountTrafficEditor } from "../traffic/editor.js";
+import { changeNote, changesQuery, latestChangeBefore, routedService } from "../traffic/recent.js";
 import { formatBytesRate, formatMs, formatPercent, formatRate } from "./format.js";
 import { viewFromSearch } from "./urlstate.js";
 
@@ -59,6 +62,11 @@ const TRACE_PAGE = "/traces/";
 const TRACES_CSS = new URL("../../css/traces.css", import.meta.url).href;
 const UNIT_S = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
+/** "15 s", "2 min" for a step in seconds. */
+function formatStep(seconds) {
+  return seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
+}
+
 function windowSeconds(text) {
   let total = 0;
   for (const [, n, unit] of String(text).matchAll(/(\d+)(ms|s|m|h|d|w)/g)) total += Number(n) * UNIT_S[unit];
@@ -79,8 +87,89 @@ function appOf(n) {
   return { namespace: n.namespace, app };
 }
 
+// The detail pages' entity of a graph node: `/api/v1/namespaces/{ns}/{kinds}/{name}`.
+const ENTITY_OF_KIND = { workload: ["workloads", (n) => n.workload], app: ["apps", (n) => n.app], service: ["services", (n) => n.service] };
+const SPARK_TIMEOUT_MS = 20_000;
+
+function entityOf(n) {
+  const entry = n && ENTITY_OF_KIND[n.kind];
+  const name = entry && entry[1](n);
+  if (!entry || !name || name === "unknown" || !n.namespace || n.namespace === "unknown") return null;
+  return { kinds: entry[0], namespace: n.namespace, name };
+}
+
+const isVersioned = (n) => n?.kind === "app" && !n.is_group && Boolean(n.version);
+const shownName = (n) => (isVersioned(n) ? `${n.app} ${n.version}` : n.name);
+
+/**
+ * What the sparklines of a selection read from the metrics range API: `{entity, direction, by,
+ * pick, spans}` — the entity's inbound (or, for a node nothing calls, outbound) series, split
+ * `by` a label whose value `pick` is the selection's share ("" / null: the entity's total), and
+ * `spans`, the words that say what the lines cover. An edge is its target's inbound requests
+ * split by the caller (its workload, else its app); into a version, split by that version, from
+ * every caller (the range API splits by one label). Null when there is no entity to read.
+ */
+export function sparkSource(selection, nodes, inboundEdges) {
+  if (!selection) return null;
+  if (selection.group === "nodes") {
+    const n = nodes.get(selection.id);
+    const entity = entityOf(n);
+    if (!entity) return null;
+    const direction = inboundEdges(n.id) > 0 || n.kind === "service" ? "inbound" : "outbound";
+    const by = isVersioned(n) ? (direction === "inbound" ? "destination_version" : "source_version") : "";
+    return { entity, direction, by, pick: by ? n.version : null,
+      spans: `${direction === "inbound" ? "Requests to" : "Requests from"} ${shownName(n)}` };
+  }
+  const edge = selection.edge;
+  const source = nodes.get(edge?.source);
+  const target = nodes.get(edge?.target);
+  const entity = entityOf(target);
+  if (!entity) return null;
+  if (isVersioned(target)) {
+    return { entity, direction: "inbound", by: "destination_version", pick: target.version, spans: `Requests to ${shownName(target)} from every caller` };
+  }
+  if (source?.kind === "workload" && source.workload && source.workload !== "unknown") {
+    return { entity, direction: "inbound", by: "source_workload", pick: source.workload, spans: `Requests from ${source.workload} to ${shownName(target)}` };
+  }
+  if (source?.app && source.app !== "unknown") {
+    const every = isVersioned(source) ? " (every version)" : "";
+    return { entity, direction: "inbound", by: "source_app", pick: source.app, spans: `Requests from ${source.app}${every} to ${shownName(target)}` };
+  }
+  return { entity, direction: "inbound", by: "", pick: null, spans: `Requests to ${shownName(target)} from every caller` };
+}
+
+/** Step of a sparkline over `windowS`: about 60 points, never under 15 s. */
+export function sparkStepS(windowS) {
+  return Math.max(15, Math.ceil(windowS / 60));
+}
+
+/** `[t…]` and the values of `metric` for `pick` (the entity total when `by` is "") of a range answer. */
+export function pickSeries(body, metric, by, pick) {
+  const entries = body?.series?.[metric] ?? [];
+  const entry = entries.find((e) => (by ? e.labels?.[by] === pick : Object.keys(e.labels ?? {}).length === 0));
+  const points = entry?.points ?? [];
+  return { t: points.map(([t]) => t), values: points.map(([, v]) => v) };
+}
+
+/**
+ * What narrows one end of an edge's trace search: its workload on a workload node, else its
+ * version (a versioned-app node), else nothing (the app alone). `end` is "source" or "target".
+ */
+export function traceNarrowing(n, end) {
+  if (n?.kind === "workload" && n.workload) return [`${end}_workload`, n.workload];
+  if (n?.version) return [`${end}_version`, n.version];
+  return null;
+}
+
+/** "workload productpage-v1", "version v2" or "app reviews": what the API matched an end on. */
+export function describeMatch(matchedOn, params, end) {
+  if (matchedOn === "workload") return `workload ${params.get(`${end}_workload`)}`;
+  if (matchedOn === "version") return `version ${params.get(`${end}_version`)}`;
+  return `app ${String(params.get(end) ?? "").split("/").pop()}`;
+}
+
 export class SidePanel {
-  constructor({ root, model, nodeName, onClose }) {
+  constructor({ root, model, nodeName, onClose, onWindow }) {
     this.root = root;
     this.model = model;
     this.nodeName = nodeName;
@@ -91,6 +180,25 @@ export class SidePanel {
     this.selection = null;
     this.plots = [];
     this.tracesAbort = null;
+    this.sparkAbort = null;
+    this.sparkPendingUrl = null;
+    this.spark = null; // {url, at} of the sparklines' last read
+    this.onWindow = onWindow;
+    this.routing = null; // {url, at, change} of the routing note's last read
+    this.routingAbort = null;
+    this.routingPendingUrl = null;
+    this.routingNote = document.createElement("div");
+    this.routingNote.className = "notice notice-info routing-note";
+    this.routingNote.setAttribute("role", "status");
+    this.routingNote.setAttribute("data-testid", "panel-routing-note");
+    this.routingNote.hidden = true;
+    this.body.before(this.routingNote);
+    this.routingNote.addEventListener("click", (event) => {
+      const button = event.target.closest("[data-window]");
+      if (button && this.onWindow) this.onWindow(button.dataset.window);
+    });
+    // An apply from this page's editor: read the note again at once.
+    window.addEventListener("meshui:traffic-changed", () => { this.routing = null; this.#loadRoutingNote(); });
     root.querySelector("#panel-close").addEventListener("click", () => onClose());
     if (!document.querySelector(`link[href="${TRACES_CSS}"]`)) {
       document.head.insertAdjacentHTML("beforeend", `<link rel="stylesheet" href="${TRACES_CSS}">`);
@@ -115,6 +223,11 @@ export class SidePanel {
   show(selection) {
     this.selection = selection;
     this.#destroyPlots();
+    this.#abortSparks();
+    this.spark = null;
+    this.#abortRouting();
+    this.routing = null;
+    this.routingNote.hidden = true;
     this.#resetTraces();
     mountTrafficEditor(this.root, selection?.group === "nodes" ? this.model.nodes.get(selection.id) : null);
     if (!selection) { this.root.hidden = true; return; }
@@ -135,7 +248,52 @@ export class SidePanel {
     }
     if (sel.group === "nodes") this.#renderNode(item);
     else this.#renderEdge(item);
-    this.#renderSparks(`${sel.group}:${sel.id}`);
+    this.#loadSparks();
+    this.#loadRoutingNote();
+  }
+
+  // ---- routing changed inside the window (the audit log, through the changes API) ----------
+
+  #abortRouting() {
+    if (this.routingAbort) this.routingAbort.abort();
+    this.routingAbort = null;
+  }
+
+  /** Read the latest change of the selection's service in the window (again 15 s later while live), then say it. */
+  async #loadRoutingNote() {
+    const sel = this.selection;
+    const subject = routedService(sel, this.model.nodes, this.model.edges);
+    if (!subject) { this.#abortRouting(); this.routingNote.hidden = true; return; }
+    const view = viewFromSearch(location.search);
+    const windowS = windowSeconds(view.window);
+    const endS = view.queryTime ?? Date.now() / 1000;
+    // A live window slides: the query's `since` moves each minute, not at each update.
+    const url = changesQuery(subject, view.queryTime ?? Math.ceil(endS / 60) * 60, windowS + 60);
+    const fresh = this.routing && this.routing.url === url && Date.now() - this.routing.at < 15_000;
+    if (fresh || (this.routingAbort && this.routingPendingUrl === url)) { this.#renderRoutingNote(view, windowS); return; }
+    this.#abortRouting();
+    const controller = new AbortController();
+    this.routingAbort = controller;
+    this.routingPendingUrl = url;
+    let result;
+    try { result = await getJson(url, controller.signal); } catch { return; }
+    if (this.routingAbort !== controller) return;
+    this.routingAbort = null;
+    // No read of the audit log (signed out, no traffic app, database down): no note, as before.
+    this.routing = { url, at: Date.now(), change: result.ok ? latestChangeBefore(result.body.changes, endS) : null };
+    this.#renderRoutingNote(viewFromSearch(location.search), windowS);
+  }
+
+  #renderRoutingNote(view, windowS) {
+    const endS = view.queryTime ?? Date.now() / 1000;
+    const change = this.routing?.change;
+    const note = changeNote(change, endS, windowS, view.window, view.queryTime === null);
+    if (!note) { this.routingNote.hidden = true; return; }
+    const link = `/changes?namespace=${encodeURIComponent(change.namespace)}&service=${encodeURIComponent(change.service)}#change-${change.id}`;
+    this.routingNote.hidden = false;
+    this.routingNote.dataset.changeId = String(change.id);
+    this.routingNote.innerHTML = `<p><strong>⟳ ${esc(change.service)}:</strong> <span data-testid="routing-note-text">${esc(note.text)}</span> <a href="${esc(link)}">change #${esc(change.id)}</a></p>`
+      + (note.canNarrow && this.onWindow ? `<button type="button" data-window="1m" data-testid="routing-note-narrow">Show the last 1m</button>` : "");
   }
 
   #renderNode(n) {
@@ -184,28 +342,78 @@ export class SidePanel {
       + breakdown("Envoy response flags", e.flags, e.request_rate, "panel-flags");
   }
 
-  #renderSparks(key) {
-    const history = this.model.historyOf(key);
-    const t = history.map((p) => p.t);
-    const series = [
-      { name: "rate", label: "Rate (req/s)", values: history.map((p) => p.rate), color: "#0072B2", fmt: formatRate, span: 1 },
-      { name: "error", label: "Errors", values: history.map((p) => p.error), color: "#D55E00", fmt: formatPercent, span: 0.01 },
-      { name: "p95", label: "p95", values: history.map((p) => p.p95), color: "#CC79A7", fmt: formatMs, span: 1 },
-    ];
-    const latest = (s) => s.fmt(s.values.length ? s.values[s.values.length - 1] : null);
-    if (this.plots.length === series.length) {
-      series.forEach((s, i) => {
-        this.plots[i].setData([t, s.values]);
-        this.sparks.querySelectorAll(".spark-caption")[i].textContent = `${s.label} · now ${latest(s)}`;
-      });
-      this.sparks.querySelector(".spark-count").textContent = `(${history.length} points)`;
+  // ---- sparklines: the selected window from the metrics range API ---------------------
+
+  /** The range API URL of the selection's sparklines and what they span, or null. */
+  #sparkQuery() {
+    const sel = this.selection;
+    const selection = sel?.group === "edges" ? { ...sel, edge: this.model.edges.get(sel.id) } : sel;
+    const source = sparkSource(selection, this.model.nodes, (id) => this.model.nodeTraffic(id).inEdges);
+    if (!source) return null;
+    const view = viewFromSearch(location.search);
+    const stepS = sparkStepS(windowSeconds(view.window));
+    const p = new URLSearchParams({ direction: source.direction, window: view.window, step: `${stepS}s`, rate_interval: "1m" });
+    if (source.by) p.set("by", source.by);
+    if (view.queryTime !== null) p.set("query_time", String(view.queryTime));
+    const { kinds, namespace, name } = source.entity;
+    return { url: `${API_ROOT}namespaces/${encodeURIComponent(namespace)}/${kinds}/${encodeURIComponent(name)}/metrics?${p}`, source, stepS, window: view.window, live: view.queryTime === null };
+  }
+
+  #abortSparks() {
+    if (this.sparkAbort) this.sparkAbort.abort();
+    this.sparkAbort = null;
+  }
+
+  /** Read the sparklines when the selection or window changed, or (live) a step after the last read. */
+  async #loadSparks() {
+    const query = this.#sparkQuery();
+    if (!query) {
+      this.#abortSparks();
+      this.#destroyPlots();
+      this.sparks.innerHTML = `<p class="muted small" data-testid="spark-none">No sparklines: this ${this.selection?.group === "edges" ? "edge's target" : "node"} has no service, workload or app page to read them from.</p>`;
+      this.spark = null;
       return;
     }
+    const fresh = this.spark && this.spark.url === query.url && (!query.live || Date.now() - this.spark.at < query.stepS * 1000);
+    if (fresh || (this.sparkAbort && this.sparkPendingUrl === query.url)) return;
+    this.#abortSparks();
+    const controller = new AbortController();
+    this.sparkAbort = controller;
+    this.sparkPendingUrl = query.url;
+    if (!this.plots.length) this.sparks.innerHTML = `<p class="muted small" data-testid="spark-loading">Reading the last ${esc(query.window)}…</p>`;
+    const timer = setTimeout(() => controller.abort(), SPARK_TIMEOUT_MS);
+    let result;
+    try { result = await getJson(query.url, controller.signal); } catch {
+      result = this.sparkAbort === controller ? { ok: false, error: { code: "timeout", message: `meshui did not answer within ${SPARK_TIMEOUT_MS / 1000} s.` } } : null;
+    } finally { clearTimeout(timer); }
+    if (!result || this.sparkAbort !== controller) return;
+    this.sparkAbort = null;
+    this.spark = { url: query.url, at: Date.now() };
+    if (!result.ok) {
+      this.#destroyPlots();
+      this.sparks.innerHTML = `<p class="muted small" role="status" data-testid="spark-error" data-code="${esc(result.error.code)}">Sparklines unavailable: ${esc(result.error.message || result.error.code)}</p>`;
+      return;
+    }
+    this.#renderSparks(query, result.body);
+  }
+
+  #renderSparks(query, body) {
+    const { by, pick, spans } = query.source;
+    const pickOf = (metric) => pickSeries(body, metric, by, pick);
+    const rate = pickOf("request_rate");
+    const t = rate.t;
+    const series = [
+      { name: "rate", label: "Rate (req/s)", values: rate.values, color: "#0072B2", fmt: formatRate, span: 1 },
+      { name: "error", label: "Errors", values: pickOf("error_rate").values, color: "#D55E00", fmt: formatPercent, span: 0.01 },
+      { name: "p95", label: "p95", values: pickOf("latency_p95_ms").values, color: "#CC79A7", fmt: formatMs, span: 1 },
+    ];
+    const latest = (s) => s.fmt([...s.values].reverse().find((v) => v !== null && v !== undefined) ?? null);
+    const heading = `<h3 data-testid="spark-window">Last ${esc(query.window)} <span class="muted small spark-count">(${t.length} points, every ${esc(formatStep(body.step_s ?? query.stepS))})</span></h3>`
+      + `<p class="muted small" data-testid="spark-spans">${esc(spans)}</p>`;
     this.#destroyPlots();
-    this.sparks.innerHTML = `<h3>Since this page opened <span class="muted small spark-count">(${history.length} points)</span></h3>`;
-    if (history.length < 2) {
-      // A line needs two points: until the next update, say what the sparklines will show.
-      this.sparks.insertAdjacentHTML("beforeend", `<p class="muted small" data-testid="spark-pending">Rate, errors and p95 are drawn here from the next update on.</p>`);
+    this.sparks.innerHTML = heading;
+    if (!t.length || series[0].values.every((v) => v === null)) {
+      this.sparks.insertAdjacentHTML("beforeend", `<p class="muted small" data-testid="spark-empty">No requests in the last ${esc(query.window)}.</p>`);
       return;
     }
     const width = Math.max(200, this.sparks.clientWidth - 8);
@@ -220,11 +428,11 @@ export class SidePanel {
         // instead of uPlot's default 0..100 (which reads as 10000% for a ratio).
         scales: { x: { time: true }, y: { range: (u, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 0, s.span)] } },
         axes: [{ show: false }, { size: 52, ticks: { show: false }, grid: { show: false }, splits: (u, i, min, max) => [min, max], values: (u, vals) => vals.map(s.fmt), font: "10px system-ui", stroke: getComputedStyle(document.body).color }],
-        series: [{}, { label: s.label, stroke: s.color, width: 1.5, fill: `${s.color}22`, points: { show: history.length < 3 } }],
+        series: [{}, { label: s.label, stroke: s.color, width: 1.5, fill: `${s.color}22`, points: { show: t.length < 3 } }],
       }, [t, s.values], box));
       const caption = document.createElement("p");
       caption.className = "spark-caption";
-      caption.textContent = `${s.label} · now ${latest(s)}`;
+      caption.textContent = `${s.label} · latest ${latest(s)}`;
       box.prepend(caption);
     }
   }
@@ -249,6 +457,11 @@ export class SidePanel {
     if (!source || !target) return null;
     p.set("source", `${source.namespace}/${source.app}`);
     p.set("target", `${target.namespace}/${target.app}`);
+    // An edge between workloads (or versions) lists only traces that crossed that edge.
+    for (const [end, id] of [["source", edge.source], ["target", edge.target]]) {
+      const narrowing = traceNarrowing(this.model.nodes.get(id), end);
+      if (narrowing) p.set(...narrowing);
+    }
     return `${API_ROOT}edges/traces?${p}`;
   }
 
@@ -286,22 +499,26 @@ export class SidePanel {
       this.tracesBody.innerHTML = `<div class="panel-traces-message" role="alert" data-testid="panel-traces-error" data-code="${esc(code)}"><strong>${esc(title)}</strong><p>${esc(message)}</p>${hint ? `<p class="muted">${esc(hint)}</p>` : ""}</div>`;
       return;
     }
-    this.#renderTraces(result.body.traces, new URL(url, location.href).searchParams);
+    this.#renderTraces(result.body.traces, new URL(url, location.href).searchParams, result.body.matched_on);
   }
 
-  #renderTraces(traces, params) {
+  #renderTraces(traces, params, matchedOn) {
     const view = viewFromSearch(location.search);
     const endUs = (view.queryTime ?? Date.now() / 1000) * 1e6;
     const startUs = endUs - windowSeconds(view.window) * 1e6;
     const href = (t) => `${TRACE_PAGE}${encodeURIComponent(t.trace_id)}?window=${encodeURIComponent(view.window)}`;
     this.traces.dataset.state = "loaded";
+    // An edge's search says which spans counted as its ends (the API's matched_on).
+    const matched = matchedOn
+      ? `<p class="muted small" data-testid="panel-traces-matched" data-source="${esc(matchedOn.source)}" data-target="${esc(matchedOn.target)}">Calls from ${esc(describeMatch(matchedOn.source, params, "source"))} to ${esc(describeMatch(matchedOn.target, params, "target"))}${matchedOn.source === "app" && matchedOn.target === "app" ? " (any workload or version)" : ""}</p>`
+      : "";
     if (!traces.length) {
-      this.tracesBody.innerHTML = `<p class="muted panel-traces-message" data-testid="panel-traces-empty">No traces in the last ${esc(view.window)}.</p>`;
+      this.tracesBody.innerHTML = matched + `<p class="muted panel-traces-message" data-testid="panel-traces-empty">No traces in the last ${esc(view.window)}.</p>`;
       return;
     }
     const errors = traces.filter((t) => t.has_error).length;
     const slowest = [...traces].sort((a, b) => b.duration_ms - a.duration_ms).slice(0, 5);
-    this.tracesBody.innerHTML = `<p class="muted small">${traces.length} trace${traces.length > 1 ? "s" : ""} (newest ${esc(params.get("limit"))} at most) in the last ${esc(view.window)}${errors ? ` · ${errors} with errors` : ""}</p>`
+    this.tracesBody.innerHTML = matched + `<p class="muted small">${traces.length} trace${traces.length > 1 ? "s" : ""} (newest ${esc(params.get("limit"))} at most) in the last ${esc(view.window)}${errors ? ` · ${errors} with errors` : ""}</p>`
       + scatterSvg(traces, { startUs, endUs, href })
       + `<div class="trace-scatter-legend"><span>● trace</span><span>✖ trace with an error</span></div>`
       + `<h3>Slowest</h3><ul class="trace-list" data-testid="trace-list">${slowest.map((t) => `<li><a href="${esc(href(t))}" data-testid="trace-link" data-trace-id="${esc(t.trace_id)}">${t.has_error ? `<span class="is-error" title="error">✖ </span>` : ""}${esc(new Date(t.start_time_us / 1000).toLocaleTimeString())} · ${t.span_count} spans · ${esc(t.services.length)} services</a><span>${esc(formatDuration(t.duration_ms))}</span></li>`).join("")}</ul>`;

@@ -19,7 +19,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
-from tests.unit.traces.jaeger_fixtures import TRACE_FILES, contract_case, trace_object, wrap
+from tests.unit.traces.jaeger_fixtures import TRACE_FILES, bookinfo_trace, contract_case, trace_object, wrap
 
 STALL_LIMIT_S = 5.0
 # One fixture trace renamed the way Istio names services (<app>.<namespace>), under its own id.
@@ -38,8 +38,8 @@ def istio_named_trace() -> dict[str, Any]:
 
 
 def replayed_traces() -> list[dict[str, Any]]:
-    """Every fixture trace object, plus the Istio-named one."""
-    return [trace_object(name) for name in TRACE_FILES] + [istio_named_trace()]
+    """Every fixture trace object, plus the Istio-named one and the real Istio Bookinfo trace."""
+    return [trace_object(name) for name in TRACE_FILES] + [istio_named_trace(), bookinfo_trace()]
 
 
 def services_of(trace: dict[str, Any]) -> set[str]:

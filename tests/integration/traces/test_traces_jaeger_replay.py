@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from meshui.observability import REGISTRY
 from tests.integration.traces.conftest import ISTIO_TRACE_ID, STALL_LIMIT_S
-from tests.unit.traces.jaeger_fixtures import trace_object
+from tests.unit.traces.jaeger_fixtures import bookinfo_trace, trace_object
 from traces.client import DEADLINE_MARGIN_S, JaegerClient
 from traces.errors import TraceNotFound
 
@@ -22,6 +22,7 @@ pytestmark = pytest.mark.integration
 
 PETCLINIC_5 = trace_object("traces/petclinic_5spans_2services.json")
 GENAI = trace_object("traces/genai_57spans_10services_generated.json")
+BOOKINFO = bookinfo_trace()
 TIMEOUT_S = 1.0
 
 
@@ -139,7 +140,36 @@ def test_edge_traces_keep_traces_where_the_source_calls_the_target(viewer, jaege
     )
     # then the trace crosses that edge, and not the reverse one
     assert [t["trace_id"] for t in response.json()["traces"]] == [PETCLINIC_5["traceID"]]
-    assert reverse.json() == {"traces": []}
+    assert reverse.json() == {"traces": [], "matched_on": {"source": "app", "target": "app"}}
+
+
+@pytest.mark.parametrize(
+    ("narrowing", "expected_ids", "matched_on"),
+    [
+        # the real Bookinfo trace: productpage-v1 called reviews on a reviews-v2 pod
+        ({"source_workload": "productpage-v1", "target_workload": "reviews-v2"}, [BOOKINFO["traceID"]],
+         {"source": "workload", "target": "workload"}),
+        ({"source_workload": "productpage-v1", "target_workload": "reviews-v1"}, [],
+         {"source": "workload", "target": "workload"}),
+        ({"source_version": "v1", "target_version": "v2"}, [BOOKINFO["traceID"]],
+         {"source": "version", "target": "version"}),
+        ({"target_version": "v1"}, [], {"source": "app", "target": "version"}),
+        ({}, [BOOKINFO["traceID"]], {"source": "app", "target": "app"}),
+    ],
+)  # fmt: skip
+def test_an_edges_traces_are_matched_on_the_workloads_or_versions_of_both_ends(
+    viewer, jaeger_settings, jaeger, narrowing, expected_ids, matched_on
+):
+    # when the traces of a productpage → reviews edge around the Bookinfo trace are asked for
+    response = viewer.get(
+        "/api/v1/edges/traces",
+        {"source": "bookinfo/productpage", "target": "bookinfo/reviews", "query_time": end_of(BOOKINFO), **narrowing},
+    )
+    # then Jaeger was searched for productpage's traces and meshui kept those that crossed that edge
+    assert response.status_code == 200
+    assert [t["trace_id"] for t in response.json()["traces"]] == expected_ids
+    assert response.json()["matched_on"] == matched_on
+    assert jaeger.requests[-1][1]["service"] == ["productpage.bookinfo"]
 
 
 def test_errors_only_keeps_traces_with_an_error_span(viewer, jaeger_settings, jaeger):

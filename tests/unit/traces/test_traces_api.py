@@ -18,6 +18,7 @@ from traces.source import DemoTraceSource, JaegerTraceSource
 
 # 2026-11-22 00:00 UTC: a fixed past instant, so every answer is reproducible.
 T0 = 1795305600
+REVIEWS_RATINGS = {"source": "bookinfo/reviews", "target": "bookinfo/ratings"}
 SUMMARY_KEYS = {"trace_id", "start_time_us", "duration_ms", "span_count", "services", "root", "has_error"}
 
 
@@ -113,7 +114,70 @@ def test_edge_traces_contain_the_call_from_source_to_target(viewer_client, demo_
 def test_edge_traces_of_a_pair_that_never_calls_are_empty(viewer_client, demo_settings):
     response = viewer_client.get("/api/v1/edges/traces", {"source": "bookinfo/details", "target": "bookinfo/ratings"})
     assert response.status_code == 200
-    assert response.json() == {"traces": []}
+    assert response.json() == {"traces": [], "matched_on": {"source": "app", "target": "app"}}
+
+
+def reviews_revisions_called_by_productpage(trace_id: str, start: float, end: float) -> set[str]:
+    """The ``istio.canonical_revision`` of each reviews span whose parent is a productpage span."""
+    trace = next(t for t in expected_traces(start, end, lambda t: True) if t.trace_id == trace_id)
+    index = trace.span_index()
+    return {
+        s.tags["istio.canonical_revision"]
+        for s in trace.spans
+        if s.service == "reviews.bookinfo" and s.parent_span_id in index
+        and index[s.parent_span_id].service == "productpage.bookinfo"
+    }
+
+
+def test_edge_traces_of_a_workload_edge_are_calls_to_that_workload(viewer_client, demo_settings):
+    # given the demo's productpage → reviews calls, spread over reviews v1, v2 and v3
+    edge = {"source": "bookinfo/productpage", "target": "bookinfo/reviews", "window": "10m", "limit": "20",
+            "query_time": T0}  # fmt: skip
+    any_version = viewer_client.get("/api/v1/edges/traces", edge).json()
+    # when the productpage-v1 → reviews-v2 edge's traces are asked for
+    response = viewer_client.get(
+        "/api/v1/edges/traces", {**edge, "source_workload": "productpage-v1", "target_workload": "reviews-v2"}
+    )
+    # then every trace is one in which productpage called reviews on reviews-v2, and says so
+    assert response.status_code == 200
+    body = response.json()
+    assert body["matched_on"] == {"source": "workload", "target": "workload"}
+    expected = [
+        t.trace_id for t in expected_traces(T0 - 600, T0, lambda t: True)
+        if "v2" in reviews_revisions_called_by_productpage(t.trace_id, T0 - 600, T0)
+    ][:20]  # fmt: skip
+    assert expected
+    assert [t["trace_id"] for t in body["traces"]] == expected
+    # while the app edge also lists traces whose reviews span ran on another version
+    others = [
+        t for t in any_version["traces"]
+        if "v2" not in reviews_revisions_called_by_productpage(t["trace_id"], T0 - 600, T0)
+    ]  # fmt: skip
+    assert others
+    assert any_version["matched_on"] == {"source": "app", "target": "app"}
+
+
+def test_a_workload_and_a_version_that_disagree_match_nothing(viewer_client, demo_settings):
+    # reviews-v2's pods report revision v2: asking for reviews-v2 at v1 finds no span
+    response = viewer_client.get(
+        "/api/v1/edges/traces",
+        {"source": "bookinfo/productpage", "target": "bookinfo/reviews", "target_workload": "reviews-v2",
+         "target_version": "v1", "window": "10m", "query_time": T0},
+    )  # fmt: skip
+    assert response.json() == {"traces": [], "matched_on": {"source": "app", "target": "workload"}}
+
+
+def test_edge_traces_of_a_versioned_app_edge_match_the_version(viewer_client, demo_settings):
+    response = viewer_client.get(
+        "/api/v1/edges/traces",
+        {"source": "bookinfo/productpage", "target": "bookinfo/reviews", "target_version": "v3", "window": "10m",
+         "query_time": T0},
+    )  # fmt: skip
+    body = response.json()
+    assert body["matched_on"] == {"source": "app", "target": "version"}
+    assert body["traces"]
+    for trace in body["traces"]:
+        assert "v3" in reviews_revisions_called_by_productpage(trace["trace_id"], T0 - 600, T0)
 
 
 def test_a_trace_has_spans_with_parents_tags_and_service_edges(viewer_client, demo_settings):
@@ -174,6 +238,9 @@ def test_a_trace_id_that_is_not_hex_is_a_400(viewer_client, demo_settings, trace
         ("/api/v1/edges/traces", {"target": "bookinfo/ratings"}, "source"),
         ("/api/v1/edges/traces", {"source": "reviews", "target": "bookinfo/ratings"}, "source"),
         ("/api/v1/edges/traces", {"source": "bookinfo/reviews", "target": "bookinfo/Ratings"}, "target"),
+        ("/api/v1/edges/traces", {**REVIEWS_RATINGS, "source_workload": "Reviews_V1"}, "source_workload"),
+        ("/api/v1/edges/traces", {**REVIEWS_RATINGS, "target_workload": "ratings-v1\n"}, "target_workload"),
+        ("/api/v1/edges/traces", {**REVIEWS_RATINGS, "target_version": "v1/../x"}, "target_version"),
     ],
 )
 def test_bad_parameters_are_400_naming_the_field(viewer_client, demo_settings, url, query, field):

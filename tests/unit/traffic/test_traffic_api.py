@@ -247,6 +247,28 @@ def test_changes_list_newest_first_and_revert_restores_the_before(operator):
     assert operator.get(URL).json()["weights"] == {"v1": 100}
 
 
+def test_changes_since_a_time_are_those_applied_from_then_on(operator):
+    # given two changes of reviews
+    patch(operator, {"weights": {"v1": 100}})
+    patch(operator, {"weights": {"v1": 50, "v2": 50}})
+    second, first = TrafficChange.objects.all()[:2]
+    # when the changes since each one's time are listed
+    since_second = operator.get("/api/v1/changes", {"since": second.created_at.timestamp()}).json()["changes"]
+    since_first = operator.get("/api/v1/changes", {"since": first.created_at.timestamp()}).json()["changes"]
+    later = operator.get("/api/v1/changes", {"since": second.created_at.timestamp() + 1}).json()["changes"]
+    # then each list starts at that time
+    assert [c["id"] for c in since_second] == [second.pk]
+    assert [c["id"] for c in since_first] == [second.pk, first.pk]
+    assert later == []
+
+
+@pytest.mark.parametrize("since", ["yesterday", "-1", "nan", "4102444801"])
+def test_a_bad_since_is_400_naming_it(operator, since):
+    response = operator.get("/api/v1/changes", {"since": since})
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == "since"
+
+
 def test_revert_after_a_later_change_is_409_with_the_diff(operator):
     # given
     patch(operator, {"weights": {"v1": 100}})

@@ -13,6 +13,8 @@ from topology.graph.diff import apply_delta
 from topology.graph.types import GraphType
 from topology.snapshot import InvalidView, MemoryStore, View, compute_tick, is_due, parse_view
 
+# A graph document reads the traffic audit log for recent routing changes (decision 0023).
+pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def source(monkeypatch: pytest.MonkeyPatch) -> ChangingSource:
