@@ -1,9 +1,10 @@
 """After Apply on the service page, the graph says what happened (issue 13 §4), in Chromium.
 
 An operator shifts reviews to v1 90 / v3 10 with the service page's Traffic routing editor; the
-graph's side panel of an edge into reviews then says the routing changed seconds ago and that its
-5m window mixes before and after (read from the audit log through GET /api/v1/changes), and one
-click switches the graph to a 1m window. Screenshots (light, dark, 1024 x 700) in test-results/e2e/.
+graph marks every edge into reviews with ↻, and its side panel of such an edge says the routing
+changed seconds ago and that its 5m window mixes before and after (read from the audit log
+through GET /api/v1/changes), and one click switches the graph to a 1m window. Screenshots
+(light, dark, 1024 x 700) in test-results/e2e/.
 """
 
 from __future__ import annotations
@@ -91,6 +92,19 @@ def test_after_apply_the_graph_says_the_window_mixes_before_and_after(demo_serve
     )
     assert note.get_attribute("data-change-id") == str(change_id)
     expect(note.locator(f'a[href$="#change-{change_id}"]')).to_have_count(1)
+    # and on the canvas every edge into reviews carries ↻, no other edge does
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-routing-changed]')?.dataset.routingChanged) >= 1"
+    )
+    labels = page.evaluate(
+        "() => window.meshuiGraph.cy.edges().map(e => [e.target().data('label').split('\\n')[0], e.data('label')])"
+    )
+    into_reviews = [label for target, label in labels if re.search(r"\breviews-v\d$", target)]
+    others = [label for target, label in labels if not re.search(r"\breviews-v\d$", target)]
+    assert into_reviews
+    assert others
+    assert all("↻" in label for label in into_reviews), labels
+    assert not any("↻" in label for label in others), labels
     screenshot(page, f"routing-change-note-1024-{color_scheme}")
     # when "Show the last 1m" is clicked, then the graph reads a 1m window
     note.get_by_test_id("routing-note-narrow").click()

@@ -179,6 +179,8 @@ function distanceToSegment(p, a, b) {
 }
 
 const GLYPH = { degraded: "▲ ", failing: "✖ ", idle: "○ " };
+/** Leads the label of an edge into a service whose routing changed inside the window. */
+export const ROUTING_CHANGED_MARK = "↻";
 const SHAPE = { workload: "ellipse", app: "round-rectangle", service: "triangle", unknown: "diamond", external: "hexagon" };
 
 /** Okabe–Ito colours (safe for the common colour-vision deficiencies), one set per scheme. */
@@ -307,6 +309,8 @@ export class GraphCanvas {
     this.filtered = false;
     /** Traffic badges by "namespace/service" (badges.loadRouting), drawn under the labels. */
     this.routing = new Map();
+    /** Services whose routing changed inside the window (setRoutingChanged): their edges say so. */
+    this.routingChanged = new Map();
     this.webgl = renderer === "canvas" ? false : (renderer === "webgl" || expectLarge) && webglAvailable();
     this.cy = cytoscape({
       container,
@@ -367,10 +371,14 @@ export class GraphCanvas {
 
   // The health glyph leads the label so that health never rests on colour alone (the WebGL
   // renderer draws no dash patterns).
+  // A ↻ marks an edge into a service whose routing changed inside the window: its figures mix
+  // the routing before and after (the side panel says when).
   #edgeText(edge, model) {
     const text = edgeLabel(edge, this.labelMode, model.outboundRate(edge.source));
     const glyph = GLYPH[edge.health]?.trim() ?? "";
-    return [glyph, text].filter(Boolean).join(" ");
+    const target = model.nodes.get(edge.target);
+    const changed = target && this.routingChanged.has(nodeServiceKey(target)) ? ROUTING_CHANGED_MARK : "";
+    return [glyph, changed, text].filter(Boolean).join(" ");
   }
 
   #edgeClasses(edge) {
@@ -701,6 +709,17 @@ export class GraphCanvas {
    * Show `routing` (Map "namespace/service" → badges) on the nodes of those services: labels
    * only, so nothing moves.
    */
+  /** Services whose routing changed inside the window ("namespace/service" → unix seconds). */
+  setRoutingChanged(changed, model) {
+    const before = this.routingChanged;
+    this.routingChanged = changed;
+    if (before.size === 0 && changed.size === 0) return;
+    this.cy.batch(() => this.cy.edges().forEach((el) => {
+      const edge = model.edges.get(el.id());
+      if (edge) el.data("label", this.#edgeText(edge, model));
+    }));
+  }
+
   setRouting(routing, model) {
     this.routing = routing;
     this.cy.batch(() => this.cy.nodes().forEach((el) => {

@@ -11,7 +11,8 @@ import { formatAge } from "./format.js";
 import { LiveFeed } from "./live.js";
 import { GraphModel, isStructural } from "./model.js";
 import { NamespacePicker } from "./namespaces.js";
-import { SidePanel } from "./panel.js";
+import { SidePanel, windowSeconds } from "./panel.js";
+import { changedServices, windowChangesQuery } from "../traffic/recent.js";
 import { apiQuery, searchFromView, viewFromSearch } from "./urlstate.js";
 import { WINDOW_RULE, initialWindow, rememberWindow } from "../window-choice.js";
 
@@ -306,6 +307,7 @@ function applyView(before) {
     namespaces.load(view);
   }
   if (JSON.stringify(before.namespaces) !== JSON.stringify(view.namespaces)) refreshRouting();
+  if (before.window !== view.window || before.queryTime !== view.queryTime) refreshRoutingChanged();
   if (before.labels !== view.labels) canvas.setLabelMode(view.labels, model);
   if (before.mtls !== view.mtls) canvas.setShowMtls(view.mtls, model);
   if (before.anim !== view.anim) canvas.setAnimation(view.anim);
@@ -456,7 +458,31 @@ function renderRoutingPanel() {
   routingEl.replaceChildren(heading, list);
 }
 
-window.addEventListener("meshui:traffic-changed", () => refreshRouting());
+window.addEventListener("meshui:traffic-changed", () => { refreshRouting(); refreshRoutingChanged(); });
+
+// ---- routing changed inside the window ---------------------------------------------------
+// Edges into a service whose routing changed inside the window carry ↻ (their figures mix the
+// routing before and after; the side panel says when). Read from the audit log when the view's
+// window or time changes, after an Apply, and every 30 s while live.
+
+let routingChangedRead = 0;
+
+async function refreshRoutingChanged() {
+  const token = ++routingChangedRead;
+  const windowS = windowSeconds(view.window);
+  const endS = view.queryTime ?? Date.now() / 1000;
+  let changed = new Map();
+  try {
+    const response = await fetch(windowChangesQuery(endS, windowS), { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (response.ok) changed = changedServices((await response.json()).changes, endS);
+  } catch {
+    // No read of the audit log (signed out, server gone): no marks, as before; the panel says more.
+  }
+  if (token !== routingChangedRead) return;
+  canvas.setRoutingChanged(changed, model);
+  page.dataset.routingChanged = String(changed.size);
+}
+setInterval(() => { if (view.queryTime == null && !document.hidden) refreshRoutingChanged(); }, 30_000);
 
 // ---- start -----------------------------------------------------------------------------
 
@@ -491,3 +517,4 @@ if (state !== "invalid_parameter" && state !== "not_configured") live.follow(vie
 else setLive("error", initial.error?.message);
 namespaces.load(view);
 refreshRouting();
+refreshRoutingChanged();

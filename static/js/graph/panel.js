@@ -67,7 +67,7 @@ function formatStep(seconds) {
   return seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 }
 
-function windowSeconds(text) {
+export function windowSeconds(text) {
   let total = 0;
   for (const [, n, unit] of String(text).matchAll(/(\d+)(ms|s|m|h|d|w)/g)) total += Number(n) * UNIT_S[unit];
   return total || 300;

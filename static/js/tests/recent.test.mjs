@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { changeNote, changesQuery, latestChangeBefore, routedService } from "../traffic/recent.js";
+import { changedServices, changeNote, changesQuery, latestChangeBefore, routedService, windowChangesQuery } from "../traffic/recent.js";
 
 const T = Date.parse("2026-12-04T20:00:00Z") / 1000;
 const change = (id, atS) => ({ id, namespace: "bookinfo", service: "reviews", time: new Date(atS * 1000).toISOString() });
@@ -36,4 +36,12 @@ test("test_the_routed_service_is_a_nodes_own_or_an_edges_target", () => {
   assert.equal(routedService({ group: "nodes", id: "x" }, nodes, edges), null);
   assert.equal(changesQuery({ namespace: "bookinfo", service: "reviews" }, 1000.5, 300),
     "/api/v1/changes?namespace=bookinfo&service=reviews&since=700&limit=20");
+});
+
+test("test_the_services_changed_in_the_window_keep_their_newest_change_not_after_the_views_time", () => {
+  const other = { ...change(9, T - 5), service: "ratings" };
+  const changed = changedServices([change(5, T + 30), other, change(4, T - 10), change(3, T - 90)], T);
+  assert.deepEqual([...changed], [["bookinfo/ratings", T - 5], ["bookinfo/reviews", T - 10]]);
+  assert.equal(changedServices([], T).size, 0);
+  assert.equal(windowChangesQuery(T, 300), `/api/v1/changes?since=${T - 300}&limit=500`);
 });

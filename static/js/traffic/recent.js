@@ -45,3 +45,23 @@ export function changeNote(change, endS, windowS, windowText, live = true) {
     canNarrow: windowS > 60,
   };
 }
+
+/** The query of every change applied inside the window of `windowS` seconds ending at `endS`. */
+export function windowChangesQuery(endS, windowS) {
+  const p = new URLSearchParams({ since: String(Math.floor(endS - windowS)), limit: "500" });
+  return `/api/v1/changes?${p}`;
+}
+
+/**
+ * Services whose routing changed inside the window: "namespace/service" → the newest change's
+ * time (unix seconds), from `changes` (the API's, newest first) applied at or before `endS`.
+ */
+export function changedServices(changes, endS) {
+  const changed = new Map();
+  for (const c of changes ?? []) {
+    const at = Date.parse(c.time) / 1000;
+    const key = `${c.namespace}/${c.service}`;
+    if (at <= endS + 1 && !changed.has(key)) changed.set(key, at);
+  }
+  return changed;
+}
