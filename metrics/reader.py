@@ -353,9 +353,14 @@ class RecordedSeriesProbe:
                 self._refreshing.discard(window_s)
 
     def _check(self, window: RecordedWindow, at: float) -> tuple[RecordedCheck, bool]:
-        names = "|".join(m.recorded_name(window) for m in RECORDED_METRICS)
-        matchers = [matcher("__name__", "=~", names), matcher("le", "=~", "\\+Inf|")]
-        series = "{" + scoped(matchers, self.client.scope) + "}"
+        histogram = RECORDED_BY_KEY["duration_buckets"].recorded_name(window)
+        others = "|".join(m.recorded_name(window) for m in RECORDED_METRICS if m.key != "duration_buckets")
+        # Of the histogram only its +Inf series, by equality: a matcher that also matches the
+        # empty value (le=~"\+Inf|") makes Prometheus take every series without an le label.
+        series = (
+            "{" + scoped([matcher("__name__", "=", histogram), matcher("le", "=", "+Inf")], self.client.scope) + "} or "
+            "{" + scoped([matcher("__name__", "=~", others)], self.client.scope) + "}"
+        )
         # timestamp() drops the metric name: keep it in a label of its own first.
         named = f'label_replace({series},"{_PROBE_LABEL}","$1","__name__","(.+)")'
         # The namespaces of the recorded requests come in the same answer (their own labels tell
