@@ -105,6 +105,8 @@ def test_after_apply_the_graph_says_the_window_mixes_before_and_after(demo_serve
     assert others
     assert all("↻" in label for label in into_reviews), labels
     assert not any("↻" in label for label in others), labels
+    # and the edge's sparklines mark the change with a line
+    expect(page.get_by_test_id("spark-rate")).to_have_attribute("data-routing-mark", str(change_id), timeout=TIMEOUT_MS)
     screenshot(page, f"routing-change-note-1024-{color_scheme}")
     # when "Show the last 1m" is clicked, then the graph reads a 1m window
     note.get_by_test_id("routing-note-narrow").click()

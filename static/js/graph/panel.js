@@ -282,6 +282,7 @@ export class SidePanel {
     // No read of the audit log (signed out, no traffic app, database down): no note, as before.
     this.routing = { url, at: Date.now(), change: result.ok ? latestChangeBefore(result.body.changes, endS) : null };
     this.#renderRoutingNote(viewFromSearch(location.search), windowS);
+    for (const plot of this.plots) plot.redraw(false, false); // the sparklines' change mark
   }
 
   #renderRoutingNote(view, windowS) {
@@ -429,12 +430,42 @@ export class SidePanel {
         scales: { x: { time: true }, y: { range: (u, min, max) => [Math.min(0, min ?? 0), Math.max(max ?? 0, s.span)] } },
         axes: [{ show: false }, { size: 52, ticks: { show: false }, grid: { show: false }, splits: (u, i, min, max) => [min, max], values: (u, vals) => vals.map(s.fmt), font: "10px system-ui", stroke: getComputedStyle(document.body).color }],
         series: [{}, { label: s.label, stroke: s.color, width: 1.5, fill: `${s.color}22`, points: { show: t.length < 3 } }],
+        hooks: { draw: [(u) => this.#markRoutingChange(u, box)] },
       }, [t, s.values], box));
       const caption = document.createElement("p");
       caption.className = "spark-caption";
       caption.textContent = `${s.label} · latest ${latest(s)}`;
       box.prepend(caption);
     }
+  }
+
+  /**
+   * A dashed vertical line where the selection's routing changed, when that falls inside the
+   * sparkline: left of it the old routing, right of it the new (`box.dataset.routingMark` says
+   * which change it marks, for tests and the curious).
+   */
+  #markRoutingChange(u, box) {
+    const change = this.routing?.change;
+    const subject = routedService(this.selection, this.model.nodes, this.model.edges);
+    delete box.dataset.routingMark;
+    if (!change || !subject || change.namespace !== subject.namespace || change.service !== subject.service) return;
+    // A change after the last point but before the next one is marked at the right edge.
+    const times = u.data[0];
+    const step = times.length > 1 ? times[1] - times[0] : 0;
+    const at = Math.min(Date.parse(change.time) / 1000, u.scales.x.max);
+    if (!(at >= u.scales.x.min && Date.parse(change.time) / 1000 <= u.scales.x.max + step)) return;
+    const x = u.valToPos(at, "x", true);
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.strokeStyle = getComputedStyle(document.body).color;
+    ctx.lineWidth = 1;
+    ctx.setLineDash([3, 3]);
+    ctx.beginPath();
+    ctx.moveTo(x, u.bbox.top);
+    ctx.lineTo(x, u.bbox.top + u.bbox.height);
+    ctx.stroke();
+    ctx.restore();
+    box.dataset.routingMark = String(change.id);
   }
 
   // ---- traces (only fetched while the section is open) ---------------------------------
