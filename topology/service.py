@@ -27,8 +27,10 @@ from django.conf import settings
 from django.db import DatabaseError
 
 import sources
+from meshui.errors import MeshuiError
 from topology.graph.build import build_graph
 from topology.graph.errors import UpstreamError
+from topology.graph.focus import Direction, neighbourhood
 from topology.graph.health import HealthRules, assess, default_health_rules, parse_health_rules
 from topology.graph.telemetry import MeshTelemetry
 from topology.graph.types import GraphOptions, GraphType, Health, MeshGraph, Verdict
@@ -134,7 +136,7 @@ def read_graph(request: GraphRequest) -> dict:
     telemetry = read_telemetry(
         window_s=request.window_s, query_time=request.query_time, namespaces=request.namespaces
     )
-    return graph_document(
+    document = graph_document(
         telemetry,
         GraphOptions(
             graph_type=request.graph_type,
@@ -143,6 +145,37 @@ def read_graph(request: GraphRequest) -> dict:
             inject_service_nodes=request.inject_service_nodes,
         ),
     )
+    if request.focus is not None:
+        document = focused(document, request.focus, hops=request.hops, direction=request.direction)
+    return document
+
+
+class UnknownFocus(MeshuiError):
+    """The focus names no node of the graph read (404: the id is well formed, the node is not
+    there in this window and graph type)."""
+
+    code = "unknown_focus"
+    status = 404
+    field = "focus"
+
+
+def focused(document: dict, focus: str, *, hops: int, direction: Direction) -> dict:
+    """``document`` keeping only the neighbourhood of node ``focus`` (``topology.graph.focus``)
+    and the app boxes of what is kept; health stays as judged on the whole graph. ``focus`` says
+    what was asked. Raises ``UnknownFocus`` when no node has that id."""
+    by_id = {node["id"]: node for node in document["nodes"]}
+    if focus not in by_id:
+        raise UnknownFocus(message=f"no node {focus!r} in this graph (this window, graph type and namespaces)")
+    edges = document["edges"]
+    kept = neighbourhood([(e["source"], e["target"]) for e in edges], focus, hops=hops, direction=direction)
+    nodes = set(kept.nodes)
+    nodes |= {by_id[n]["parent"] for n in kept.nodes if by_id.get(n, {}).get("parent")}
+    return {
+        **document,
+        "nodes": [node for node in document["nodes"] if node["id"] in nodes],
+        "edges": [edges[position] for position in kept.edges],
+        "focus": {"node": focus, "hops": hops, "direction": direction},
+    }
 
 
 def graph_document(telemetry: MeshTelemetry, options: GraphOptions) -> dict:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from rest_framework import serializers
 
+from topology.graph.focus import DIRECTIONS, MAX_HOPS, Direction
 from topology.graph.types import GraphType
 
 # Patterns are written once, in the dialect OpenAPI documents (ECMA-262: ``$`` is the end, ``\d``
@@ -133,6 +134,10 @@ class GraphParamsSerializer(WindowParamsSerializer):
     )
     include_idle = serializers.BooleanField(required=False, default=False)
     inject_service_nodes = serializers.BooleanField(required=False, default=False)
+    focus = serializers.RegexField(r"^[0-9a-f]{1,64}$", required=False, default=None, allow_null=True,
+                                   error_messages={"invalid": "must be a node id of this graph"})  # fmt: skip
+    hops = serializers.IntegerField(required=False, default=1, min_value=1, max_value=MAX_HOPS)
+    direction = serializers.ChoiceField(choices=list(DIRECTIONS), required=False, default="both")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +150,10 @@ class GraphRequest:
     query_time: float | None
     include_idle: bool
     inject_service_nodes: bool
+    # Focus (issue 14): only the neighbourhood of this node id, ``hops`` calls deep that way.
+    focus: str | None = None
+    hops: int = 1
+    direction: Direction = "both"
 
 
 def parse_graph_request(query: dict[str, str]) -> GraphRequest:
@@ -159,6 +168,9 @@ def parse_graph_request(query: dict[str, str]) -> GraphRequest:
         query_time=data["query_time"],
         include_idle=data["include_idle"],
         inject_service_nodes=data["inject_service_nodes"],
+        focus=data["focus"],
+        hops=data["hops"],
+        direction=data["direction"],
     )
 
 

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from meshui.openapi import error_response
 from topology import service
 from topology.api.params import parse_graph_request, parse_window_request
 from topology.api.schema import NAMESPACES, PROMETHEUS_ERRORS, QUERY_TIME, WINDOW
@@ -98,8 +99,27 @@ class GraphView(APIView):
                 OpenApiTypes.BOOL,
                 description="Put a service node between every caller and its destination workloads.",
             ),
+            OpenApiParameter(
+                "focus",
+                OpenApiTypes.STR,
+                pattern="^[0-9a-f]{1,64}$",
+                description="Only this node's neighbourhood: the node id (a node's `id` in this graph type); a 404 "
+                "`unknown_focus` when no node of the graph has it. The answer then says `focus`.",
+            ),
+            OpenApiParameter(
+                "hops",
+                {"type": "integer", "minimum": 1, "maximum": 3},
+                description="With focus: how many calls deep, 1 to 3 (default 1).",
+            ),
+            OpenApiParameter(
+                "direction",
+                OpenApiTypes.STR,
+                enum=["in", "out", "both"],
+                description="With focus: its callers (in), its callees (out) or both (default).",
+            ),
         ],
-        responses={200: OpenApiTypes.OBJECT, **PROMETHEUS_ERRORS},
+        responses={200: OpenApiTypes.OBJECT, **PROMETHEUS_ERRORS,
+                   404: error_response("the focus names no node of this graph", "unknown_focus", "focus")},
         examples=[OpenApiExample("A small graph", value=_GRAPH_EXAMPLE, response_only=True)],
     )
     def get(self, request: Request) -> Response:

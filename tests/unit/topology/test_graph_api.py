@@ -229,3 +229,48 @@ def test_during_the_demos_ratings_incident_health_points_at_ratings(viewer_clien
         assert node["health_reason"].endswith("calling ratings-v1; errors originate at ratings-v1")
     # and every edge has its gRPC breakdown ({} here: bookinfo speaks HTTP)
     assert all(edge["grpc_responses"] == {} for edge in response.json()["edges"])
+
+
+def test_focus_keeps_a_nodes_neighbourhood_and_says_so(viewer_client, shop_source):
+    # given the whole graph: web → cart → db
+    whole = viewer_client.get("/api/v1/graph", {"query_time": str(QUERY_TIME), "window": "5m"}).json()
+    ids = {node["name"]: node["id"] for node in whole["nodes"]}
+    # when focusing on db, one hop upstream
+    response = viewer_client.get(
+        "/api/v1/graph",
+        {"query_time": str(QUERY_TIME), "window": "5m", "focus": ids["db-v1"], "hops": "1", "direction": "in"},
+    )
+    # then only cart → db is left, health as judged on the whole graph, and the answer says the focus
+    assert response.status_code == 200
+    body = response.json()
+    assert {node["name"] for node in body["nodes"]} == {"cart-v1", "db-v1"}
+    assert [(e["source"], e["target"]) for e in body["edges"]] == [(ids["cart-v1"], ids["db-v1"])]
+    assert body["focus"] == {"node": ids["db-v1"], "hops": 1, "direction": "in"}
+    health = {node["id"]: node["health"] for node in whole["nodes"]}
+    assert all(node["health"] == health[node["id"]] for node in body["nodes"])
+    # and two hops upstream reach web
+    two = viewer_client.get(
+        "/api/v1/graph",
+        {"query_time": str(QUERY_TIME), "window": "5m", "focus": ids["db-v1"], "hops": "2", "direction": "in"},
+    ).json()
+    assert {node["name"] for node in two["nodes"]} == {"web-v1", "cart-v1", "db-v1"}
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"focus": "NOT-AN-ID"}, "focus"),
+     ({"focus": "ab", "hops": "4"}, "hops"), ({"focus": "ab", "direction": "up"}, "direction")],
+)  # fmt: skip
+def test_a_bad_focus_gets_400_naming_its_field(viewer_client, shop_source, params, field):
+    response = viewer_client.get("/api/v1/graph", {"query_time": str(QUERY_TIME), "window": "5m", **params})
+    assert response.status_code == 400
+    assert response.json()["error"]["field"] == field
+
+
+def test_a_focus_on_no_node_of_the_graph_is_404_naming_focus(viewer_client, shop_source):
+    response = viewer_client.get(
+        "/api/v1/graph", {"query_time": str(QUERY_TIME), "window": "5m", "focus": "0123456789abcdef"}
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_focus"
+    assert response.json()["error"]["field"] == "focus"
