@@ -189,8 +189,17 @@ def page(browser: Browser) -> Iterator[Page]:
 
     Any other request is aborted, and the test fails after its body naming the URLs.
     """
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
     blocked: list[str] = []
+    page = loopback_page(browser, blocked, viewport={"width": 1280, "height": 800})
+    yield page
+    page.context.close()
+    assert blocked == [], f"the page tried to reach outside 127.0.0.1: {blocked}"
+
+
+def loopback_page(browser: Browser, blocked: list[str], **context_options: object) -> Page:
+    """A page in a new context (``context_options``) whose requests off 127.0.0.1 are aborted
+    and their URLs appended to ``blocked``, for the caller to fail on."""
+    context = browser.new_context(**context_options)
 
     def only_loopback(route: Route) -> None:
         if urlsplit(route.request.url).hostname == "127.0.0.1":
@@ -202,9 +211,7 @@ def page(browser: Browser) -> Iterator[Page]:
     context.route("**/*", only_loopback)
     page = context.new_page()
     page.set_default_timeout(15_000)
-    yield page
-    context.close()
-    assert blocked == [], f"the page tried to reach outside 127.0.0.1: {blocked}"
+    return page
 
 
 def screenshot(page: Page, name: str) -> Path:

@@ -12,12 +12,11 @@ Every process is stopped by PID at the end of the session.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route
+from playwright.sync_api import Browser, Page
 
-from tests.e2e.conftest import MeshuiServer, start_meshui_server
+from tests.e2e.conftest import MeshuiServer, loopback_page, start_meshui_server
 from tests.support import mesh_truth
 from tests.support.prometheus import RunningPrometheus, start_prometheus, write_openmetrics
 
@@ -70,19 +69,9 @@ def open_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     contexts = []
     blocked: list[str] = []
 
-    def only_loopback(route: Route) -> None:
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
     def make(width: int, scheme: str) -> Page:
-        context = browser.new_context(viewport=VIEWPORTS[width], color_scheme=scheme)
-        context.route("**/*", only_loopback)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
+        page = loopback_page(browser, blocked, viewport=VIEWPORTS[width], color_scheme=scheme)
+        contexts.append(page.context)
         return page
 
     yield make

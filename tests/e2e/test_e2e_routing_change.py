@@ -9,10 +9,8 @@ through GET /api/v1/changes), and one click switches the graph to a 1m window. S
 
 from __future__ import annotations
 
-import json
 import re
 import time
-import urllib.request
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,11 +18,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import MeshuiServer, screenshot, session_api, sign_in, start_meshui_server
+from tests.e2e.graph_pages import api_get, open_graph
 
 pytestmark = pytest.mark.e2e
 TIMEOUT_MS = 20_000
 OPERATOR = ("olga", "olga-operator-password-1")
-GRAPH = "/?graph_type=workload&namespaces=bookinfo,istio-system&window=5m&refresh=off"
+GRAPH = "graph_type=workload&namespaces=bookinfo,istio-system&window=5m&refresh=off"
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +34,6 @@ def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MeshuiServ
         yield server
     finally:
         server.stop()
-
-
-def api(server: MeshuiServer, path: str) -> dict:
-    with urllib.request.urlopen(f"{server.url}{path}", timeout=30) as response:
-        return json.loads(response.read())
 
 
 def apply_from_the_service_page(page: Page, server: MeshuiServer) -> int:
@@ -60,12 +54,10 @@ def apply_from_the_service_page(page: Page, server: MeshuiServer) -> int:
 
 
 def open_edge(page: Page, server: MeshuiServer, source: str, target: str) -> None:
-    graph = api(server, "/api/v1/graph?graph_type=workload&namespaces=bookinfo,istio-system&window=5m")
+    graph = api_get(server, "/api/v1/graph?graph_type=workload&namespaces=bookinfo,istio-system&window=5m")
     ids = {n["name"]: n["id"] for n in graph["nodes"] if n["namespace"] in ("bookinfo", "istio-system")}
     edge = next(e for e in graph["edges"] if e["source"] == ids[source] and e["target"] == ids[target])
-    page.goto(f"{server.url}{GRAPH}")
-    page.wait_for_function("() => window.meshuiGraph && window.meshuiGraph.layoutDone")
-    page.evaluate("window.meshuiGraph.layoutDone")
+    open_graph(page, server, GRAPH)
     page.evaluate(f"window.meshuiGraph.cy.getElementById({edge['id']!r}).emit('tap')")
 
 
@@ -128,7 +120,7 @@ def test_an_edge_of_a_service_whose_routing_did_not_change_has_no_note(demo_serv
 def test_a_version_routed_to_zero_stays_on_the_graph_as_an_idle_node(demo_server, page: Page):
     # given (module) reviews routed v1 90 / v3 10: v2 gets nothing from the change on
     page.set_viewport_size({"width": 1024, "height": 700})
-    changes = api(demo_server, "/api/v1/changes?namespace=bookinfo&service=reviews")["changes"]
+    changes = api_get(demo_server, "/api/v1/changes?namespace=bookinfo&service=reviews")["changes"]
     assert changes, "the first test of this module applies the change"
     # when the workload graph of a 1m window that starts after the change is opened
     query_time = int(time.time()) + 90

@@ -22,6 +22,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import REPO, MeshuiServer, _wait_ready, screenshot, start_meshui_server
+from tests.e2e.graph_pages import open_graph
 from tests.support import mesh_truth
 
 pytestmark = pytest.mark.e2e
@@ -47,14 +48,6 @@ def node_named(graph: dict, name: str) -> dict:
 def edge_between(graph: dict, source: str, target: str) -> dict:
     source_id, target_id = node_named(graph, source)["id"], node_named(graph, target)["id"]
     return next(edge for edge in graph["edges"] if edge["source"] == source_id and edge["target"] == target_id)
-
-
-def open_graph(page: Page, server: MeshuiServer, query: str = "") -> None:
-    response = page.goto(f"{server.url}/{'?' + query if query else ''}")
-    assert response is not None
-    assert response.status == 200
-    page.wait_for_function("() => window.meshuiGraph && window.meshuiGraph.layoutDone")
-    page.evaluate("window.meshuiGraph.layoutDone")
 
 
 def click_edge(page: Page, edge_id: str) -> None:

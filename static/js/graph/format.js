@@ -76,3 +76,12 @@ export function formatAge(seconds) {
   if (s < 3600) return `${Math.floor(s / 60)} min ago`;
   return `${Math.floor(s / 3600)} h ago`;
 }
+
+const UNIT_S = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** Seconds of a Prometheus duration such as "5m" or "1h30m" (300 when it says none). */
+export function windowSeconds(text) {
+  let total = 0;
+  for (const [, n, unit] of String(text).matchAll(/(\d+)(ms|s|m|h|d|w)/g)) total += Number(n) * UNIT_S[unit];
+  return total || 300;
+}

@@ -8,7 +8,7 @@ import { describeError, formatDuration, getJson } from "../traces/common.js";
 import { scatterSvg } from "../traces/scatter.js";
 import { mountTrafficEditor } from "../traffic/editor.js";
 import { changeNote, changesQuery, latestChangeBefore, routedService } from "../traffic/recent.js";
-import { formatBytesRate, formatMs, formatPercent, formatRate } from "./format.js";
+import { formatBytesRate, formatMs, formatPercent, formatRate, windowSeconds } from "./format.js";
 import { viewFromSearch } from "./urlstate.js";
 
 const uPlot = globalThis.uPlot;
@@ -60,18 +60,12 @@ function breakdown(title, map, total, testid) {
 const API_ROOT = "/api/v1/";
 const TRACE_PAGE = "/traces/";
 const TRACES_CSS = new URL("../../css/traces.css", import.meta.url).href;
-const UNIT_S = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 /** "15 s", "2 min" for a step in seconds. */
 function formatStep(seconds) {
   return seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 }
 
-export function windowSeconds(text) {
-  let total = 0;
-  for (const [, n, unit] of String(text).matchAll(/(\d+)(ms|s|m|h|d|w)/g)) total += Number(n) * UNIT_S[unit];
-  return total || 300;
-}
 
 /** Traces asked for: more for a longer window, so the scatter shows its shape. */
 function limitFor(windowS) {
